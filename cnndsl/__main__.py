@@ -1,0 +1,5 @@
+import sys
+
+from cnndsl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,114 @@
+"""Analysis passes: plain functions over the IR, run in order by `analyse`.
+
+Each pass returns one value per node; `analyse` zips them into LayerStats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+
+from cnndsl.ir.graph import Graph, Node
+from cnndsl.ops import OPS
+
+BYTES_PER_ELEMENT = 4  # float32
+
+
+@dataclass(frozen=True)
+class Cost:
+    params: int
+    buffers: int
+    macs: int  # conv + fc multiply-accumulates (fvcore's convention, the papers' figure)
+    other_ops: int  # BN, pooling, activations, adds: reported separately
+    fvcore_extra: int  # what fvcore adds to conv + fc (eval BN, adaptive pooling)
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    size: tuple[int, int]  # input pixels one output value sees (height, width)
+    jump: tuple[int, int]  # input pixels between neighbouring outputs
+
+
+def costs(graph: Graph) -> list[Cost]:
+    result = []
+    for node in graph.nodes:
+        op, attrs = OPS[node.op], dict(node.attrs)
+        ins = [graph.nodes[i].shape for i in node.inputs]
+        result.append(Cost(op.params(attrs, ins, node.shape), op.buffers(attrs, ins, node.shape),
+                           op.macs(attrs, ins, node.shape), op.other_ops(attrs, ins, node.shape),
+                           op.fvcore_extra(attrs, ins, node.shape)))
+    return result
+
+
+def receptive_fields(graph: Graph) -> list[ReceptiveField]:
+    """r_out = r_in + (k_eff - 1) * j_in and j_out = j_in * s, per spatial axis;
+    a merge takes the largest field of its branches."""
+    result: list[ReceptiveField] = []
+    for node in graph.nodes:
+        if not node.inputs:
+            result.append(ReceptiveField((1, 1), (1, 1)))
+            continue
+        ins = [result[i] for i in node.inputs]
+        size = tuple(max(rf.size[a] for rf in ins) for a in (0, 1))
+        jump = tuple(max(rf.jump[a] for rf in ins) for a in (0, 1))
+        window = OPS[node.op].window(dict(node.attrs),
+                                     [graph.nodes[i].shape for i in node.inputs])
+        if window is not None:
+            size = tuple(size[a] + (window.kernel[a] - 1) * jump[a] for a in (0, 1))
+            jump = tuple(jump[a] * window.stride[a] for a in (0, 1))
+        result.append(ReceptiveField(size, jump))  # type: ignore[arg-type]
+    return result
+
+
+def activation_bytes(graph: Graph) -> list[int]:
+    return [prod(node.shape) * BYTES_PER_ELEMENT for node in graph.nodes]
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    node: Node
+    cost: Cost
+    receptive_field: ReceptiveField
+    activation_bytes: int
+
+
+@dataclass
+class Analysis:
+    graph: Graph
+    nodes: list[LayerStats]  # input first
+
+    @property
+    def layers(self) -> list[LayerStats]:
+        return self.nodes[1:]
+
+    def total(self, field: str) -> int:
+        return sum(getattr(s.cost, field) for s in self.nodes)
+
+    @property
+    def total_params(self) -> int:
+        return self.total("params")
+
+    @property
+    def total_macs(self) -> int:
+        return self.total("macs")
+
+    @property
+    def fvcore_macs(self) -> int:
+        return self.total("macs") + self.total("fvcore_extra")
+
+    @property
+    def activation_bytes(self) -> int:
+        return sum(s.activation_bytes for s in self.layers)
+
+    @property
+    def output_field(self) -> ReceptiveField:
+        return self.nodes[self.graph.output].receptive_field
+
+
+PASSES = (costs, receptive_fields, activation_bytes)
+
+
+def analyse(graph: Graph) -> Analysis:
+    columns = [run(graph) for run in PASSES]
+    return Analysis(graph, [LayerStats(node, *values)
+                            for node, *values in zip(graph.nodes, *columns)])

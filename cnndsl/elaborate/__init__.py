@@ -1,0 +1,1 @@
+"""AST to IR: evaluate parameters, expand blocks, repeats and branches."""

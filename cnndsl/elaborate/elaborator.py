@@ -1,0 +1,247 @@
+"""Elaboration: evaluate a network definition into a flat, shape-checked IR graph.
+
+Shapes are inferred while the graph is built, because the language lets a
+statement depend on the shape of its input (`in.channels`, conditions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from cnndsl.elaborate.arguments import bind_block_args, bind_op_args
+from cnndsl.elaborate.builder import MAX_STEPS, GraphBuilder
+from cnndsl.elaborate.expressions import Evaluator, shape_value, unknown_name
+from cnndsl.elaborate.program import Program
+from cnndsl.errors import Diagnostic, Span, SpecError
+from cnndsl.ir.graph import Graph, ScopeFrame, Shape, format_shape
+from cnndsl.ops import OPS, lookup
+from cnndsl.ops.args import show
+from cnndsl.syntax import ast
+
+
+@dataclass
+class Context:
+    """What a statement can see: parameters and lets, named tensors, its block scope."""
+
+    names: dict[str, object]
+    tensors: dict[str, int]
+    scope: tuple[ScopeFrame, ...] = ()
+    calls: tuple[ast.BlockDef, ...] = field(default=())
+
+    def child(self) -> "Context":
+        return Context(dict(self.names), dict(self.tensors), self.scope, self.calls)
+
+
+class Elaborator:
+    def __init__(self, program: Program):
+        self.program = program
+        self.builder = GraphBuilder()
+
+    # ---- entry ----
+    def network(self, net: ast.NetworkDef, input_shape: Shape | None,
+                overrides: dict[str, object]) -> Graph:
+        names = self._network_params(net, overrides)
+        statements = net.body.statements
+        declared = None
+        if statements and isinstance(statements[0].action, ast.InputDecl):
+            decl = statements[0].action
+            declared = shape_value(Evaluator(names, None)(decl.shape), decl.shape.span)
+            statements = statements[1:]
+        shape = input_shape or declared
+        if shape is None:
+            raise SpecError(f"network {net.name!r} declares no input size", net.span,
+                            "add e.g. `input 3x224x224` as its first line, or pass --input")
+        current = self.builder.add(OPS["input"], {"shape": shape}, [], net.span, (),
+                                   name="input")
+        ctx = Context(names, {})
+        for statement in statements:
+            current = self.statement(statement, current, ctx)
+        return Graph(name=net.name, nodes=self.builder.nodes, output=current,
+                     params=tuple(names.items()), path=self.program.path)
+
+    def _network_params(self, net: ast.NetworkDef, overrides: dict[str, object]) -> dict:
+        names: dict[str, object] = {}
+        declared = {p.name for p in net.params}
+        for key in overrides:
+            if key not in declared:
+                raise unknown_name(key, f"parameter of network {net.name!r}", declared, net.span)
+        for param in net.params:
+            if param.name in overrides:
+                names[param.name] = overrides[param.name]
+            elif param.default is not None:
+                names[param.name] = Evaluator(names, None)(param.default)
+            else:
+                raise SpecError(f"network parameter {param.name!r} has no default", param.span,
+                                "give it a default, e.g. `classes = 1000`")
+        return names
+
+    # ---- statements ----
+    def body(self, body: ast.Body, current: int, ctx: Context) -> int:
+        inner = ctx.child()
+        for statement in body.statements:
+            current = self.statement(statement, current, inner)
+        return current
+
+    def statement(self, st: ast.Statement, current: int, ctx: Context) -> int:
+        self.builder.step(st.span)
+        handler = getattr(self, "_" + type(st.action).__name__)
+        result = handler(st.action, current, ctx)
+        if st.bind:
+            if lookup(st.bind) or st.bind in self.program.blocks or st.bind == "identity":
+                raise SpecError(f"cannot name a tensor {st.bind!r}: that is a layer or block",
+                                st.span, "pick another name")
+            ctx.tensors[st.bind] = result
+        return result
+
+    def _InputDecl(self, decl: ast.InputDecl, current: int, ctx: Context) -> int:
+        raise SpecError("`input` may only appear as the first line of a network", decl.span)
+
+    def _Let(self, let: ast.Let, current: int, ctx: Context) -> int:
+        ctx.names[let.name] = self._eval(let.value, current, ctx)
+        return current
+
+    def _If(self, stmt: ast.If, current: int, ctx: Context) -> int:
+        if self._evaluator(current, ctx).condition(stmt.condition):
+            return self.body(stmt.then, current, ctx)
+        if stmt.otherwise is not None:
+            return self.body(stmt.otherwise, current, ctx)
+        return current
+
+    def _Repeat(self, rep: ast.Repeat, current: int, ctx: Context) -> int:
+        count = self._eval(rep.count, current, ctx)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise SpecError(f"repeat count must be a positive whole number, got {show(count)}",
+                            rep.count.span, "to leave a stage out, use `if` instead")
+        if count > MAX_STEPS:
+            raise SpecError(f"repeat {count:,} is far beyond any real network "
+                            f"(the limit is {MAX_STEPS:,})", rep.count.span)
+        for i in range(count):
+            inner = ctx.child()
+            if rep.index:
+                inner.names[rep.index] = i
+            current = self.body(rep.body, current, inner)
+        return current
+
+    def _Merge(self, merge: ast.Merge, current: int, ctx: Context) -> int:
+        outputs = [out for branch in merge.branches
+                   if (out := self.branch(branch, current, ctx)) is not None]
+        if not outputs:
+            raise SpecError(f"every branch of this {merge.kind} is switched off", merge.span)
+        if len(outputs) == 1:
+            return outputs[0]
+        return self.builder.add(OPS[merge.kind], {}, outputs, merge.span, ctx.scope)
+
+    def branch(self, branch, current: int, ctx: Context) -> int | None:
+        if isinstance(branch, ast.Body):
+            return self.body(branch, current, ctx)
+        if isinstance(branch, ast.Statement):
+            return self.statement(branch, current, ctx.child())
+        start = current
+        if branch.source is not None:
+            if branch.source not in ctx.tensors:
+                raise unknown_name(branch.source, "tensor", ctx.tensors, branch.span)
+            start = ctx.tensors[branch.source]
+        if branch.condition is not None and not self._evaluator(start, ctx).condition(
+                branch.condition):
+            if branch.otherwise is None:
+                return None
+            return self.branch(branch.otherwise, current, ctx)
+        return self.body(branch.body, start, ctx)
+
+    def _Call(self, call: ast.Call, current: int, ctx: Context) -> int:
+        name = call.name
+        if not call.has_parens and name in ctx.tensors:
+            return ctx.tensors[name]
+        if name == "identity":
+            if call.args or call.keywords:
+                raise SpecError("identity takes no arguments", call.span)
+            return current
+        op = lookup(name)
+        if op is not None and op.arity == 1:
+            attrs = bind_op_args(op, call, self._evaluator(current, ctx))
+            return self.builder.add(op, attrs, [current], call.span, ctx.scope)
+        block = self.program.blocks.get(name)
+        if block is not None:
+            return self._call_block(block, call, current, ctx)
+        candidates = [*(n for n, o in OPS.items() if o.arity == 1), "identity",
+                      *self.program.blocks, *ctx.tensors]
+        raise unknown_name(name, "layer or block", candidates, call.span)
+
+    def _call_block(self, block: ast.BlockDef, call: ast.Call, current: int,
+                    ctx: Context) -> int:
+        if block in ctx.calls:
+            chain = " -> ".join(b.name for b in (*ctx.calls, block))
+            raise SpecError(f"block {block.name!r} calls itself ({chain})", call.span,
+                            "blocks cannot be recursive; use `repeat` for repetition",
+                            notes=((block.span, f"{block.name!r} is defined here"),))
+        shape = self.builder.nodes[current].shape
+        names = bind_block_args(block, call, self._evaluator(current, ctx), shape)
+        prefix = ctx.scope[-1].name if ctx.scope else ""
+        frame = ScopeFrame(block=block.name, name=self.builder.local_name(prefix, block.name),
+                           args=tuple(names.items()), span=call.span)
+        inner = Context(names, {}, (*ctx.scope, frame), (*ctx.calls, block))
+        for statement in block.body.statements:
+            current = self.statement(statement, current, inner)
+        return current
+
+    # ---- helpers ----
+    def _evaluator(self, current: int, ctx: Context) -> Evaluator:
+        return Evaluator(ctx.names, self.builder.nodes[current].shape)
+
+    def _eval(self, expr, current: int, ctx: Context):
+        return self._evaluator(current, ctx)(expr)
+
+
+def elaborate(program: Program, input_shape: Shape | None = None,
+              overrides: dict[str, object] | None = None,
+              network: str | None = None) -> tuple[Graph, list[Diagnostic]]:
+    net = _pick_network(program, network)
+    elaborator = Elaborator(program)
+    graph = elaborator.network(net, input_shape, overrides or {})
+    graph, dead = prune_dead(graph)
+    return graph, [*elaborator.builder.warnings, *dead]
+
+
+def _pick_network(program: Program, name: str | None) -> ast.NetworkDef:
+    nets = program.networks
+    if name is not None:
+        for net in nets:
+            if net.name == name:
+                return net
+        raise unknown_name(name, "network", [n.name for n in nets], None)
+    if not nets:
+        raise SpecError(f"{program.path} defines no network", Span(program.path, 1, 1),
+                        "add `network NAME { input 3x224x224 ... }`; files with only blocks "
+                        "are libraries to import")
+    if len(nets) > 1:
+        raise SpecError(f"{program.path} defines {len(nets)} networks; a spec holds one",
+                        nets[1].span, notes=((nets[0].span, "the first is here"),))
+    return nets[0]
+
+
+def prune_dead(graph: Graph) -> tuple[Graph, list[Diagnostic]]:
+    """Drop layers whose result never reaches the output, with a warning each."""
+    live = [False] * len(graph.nodes)
+    live[graph.output] = live[0] = True
+    for node in reversed(graph.nodes):
+        if live[node.id]:
+            for i in node.inputs:
+                live[i] = True
+    if all(live):
+        return graph, []
+    warnings, seen = [], set()
+    for node in graph.nodes:
+        if not live[node.id] and node.span not in seen:
+            seen.add(node.span)
+            warnings.append(Diagnostic(
+                "warning", f"{node.name} ({format_shape(node.shape)}) never reaches the "
+                f"network output and is left out", node.span,
+                "use its result in a merge, or delete it"))
+    renumber = {}
+    nodes = []
+    for node in graph.nodes:
+        if live[node.id]:
+            renumber[node.id] = len(nodes)
+            nodes.append(replace(node, id=renumber[node.id],
+                                 inputs=tuple(renumber[i] for i in node.inputs)))
+    return Graph(graph.name, nodes, renumber[graph.output], graph.params, graph.path), warnings

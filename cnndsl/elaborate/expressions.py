@@ -1,0 +1,155 @@
+"""Evaluate parameter expressions: integers, floats, booleans, sizes like 3x224x224."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import operator
+
+from cnndsl.errors import Span, SpecError
+from cnndsl.ir.graph import Shape, format_shape
+from cnndsl.ops.args import show
+from cnndsl.syntax import ast
+
+# Bare words that mean themselves when no parameter has that name.
+SYMBOLS = ("same", "valid", "global")
+MAX_MAGNITUDE = 10 ** 18  # far beyond any real network; stops 2**10**9 before it hangs
+
+
+def _divide(a, b):
+    if isinstance(a, int) and isinstance(b, int) and a % b == 0:
+        return a // b
+    return a / b
+
+
+def _power(a, b):
+    if isinstance(b, (int, float)) and abs(b) > 64 and abs(a) > 1:
+        raise OverflowError
+    return a ** b
+
+
+_ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": _divide,
+               "//": operator.floordiv, "%": operator.mod, "**": _power}
+_COMPARISON = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+               ">": operator.gt, ">=": operator.ge}
+
+
+def _round_int(x):
+    return int(round(x))
+
+
+FUNCTIONS = {"min": min, "max": max, "abs": abs, "int": int, "round": _round_int,
+             "floor": math.floor, "ceil": math.ceil}
+
+INPUT_ATTRS = {"channels": 0, "height": 1, "width": 2, "features": 0}
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+class Evaluator:
+    """Evaluates expressions against parameter bindings and the current input shape."""
+
+    def __init__(self, names: dict[str, object], shape: Shape | None):
+        self.names = names
+        self.shape = shape
+
+    def __call__(self, expr) -> object:
+        method = getattr(self, "_" + type(expr).__name__)
+        return method(expr)
+
+    def _Literal(self, e: ast.Literal):
+        return e.value
+
+    def _NameRef(self, e: ast.NameRef):
+        if e.name in self.names:
+            return self.names[e.name]
+        if e.name in SYMBOLS:
+            return e.name
+        raise unknown_name(e.name, "parameter", [*self.names, *SYMBOLS], e.span)
+
+    def _InputAttr(self, e: ast.InputAttr):
+        if self.shape is None:
+            raise SpecError("`in` has no value here", e.span)
+        index = INPUT_ATTRS.get(e.attr)
+        if index is None:
+            raise unknown_name(e.attr, "attribute of `in`", list(INPUT_ATTRS), e.span)
+        if len(self.shape) == 1 and e.attr in ("height", "width"):
+            raise SpecError(f"in.{e.attr} is undefined: the input here is a flat vector of "
+                            f"{self.shape[0]} features", e.span)
+        return self.shape[index]
+
+    def _Unary(self, e: ast.Unary):
+        value = self(e.operand)
+        if e.op == "not":
+            return not self._truth(value, e.operand.span)
+        if not _is_number(value):
+            raise SpecError(f"cannot negate {show(value)}", e.span)
+        return -value
+
+    def _Binary(self, e: ast.Binary):
+        if e.op in ("and", "or"):
+            left = self._truth(self(e.left), e.left.span)
+            if (e.op == "and") != left:  # short-circuit
+                return left
+            return self._truth(self(e.right), e.right.span)
+        left, right = self(e.left), self(e.right)
+        if e.op in _COMPARISON:
+            if e.op in ("==", "!=") or (_is_number(left) and _is_number(right)):
+                return _COMPARISON[e.op](left, right)
+            raise SpecError(f"cannot compare {show(left)} {e.op} {show(right)}", e.span)
+        if not (_is_number(left) and _is_number(right)):
+            raise SpecError(f"cannot compute {show(left)} {e.op} {show(right)}: "
+                            f"arithmetic needs numbers", e.span)
+        try:
+            result = _ARITHMETIC[e.op](left, right)
+        except ZeroDivisionError:
+            raise SpecError("division by zero", e.span) from None
+        except OverflowError:
+            raise SpecError("number too large", e.span) from None
+        if abs(result) > MAX_MAGNITUDE:
+            raise SpecError(f"number too large ({e.op} gives more than 10**18)", e.span)
+        return result
+
+    def _FuncCall(self, e: ast.FuncCall):
+        fn = FUNCTIONS.get(e.name)
+        if fn is None:
+            raise unknown_name(e.name, "function", list(FUNCTIONS), e.span)
+        values = [self(a) for a in e.args]
+        if not values or not all(_is_number(v) for v in values):
+            raise SpecError(f"{e.name}() needs numbers, got "
+                            f"({', '.join(show(v) for v in values)})", e.span)
+        if e.name not in ("min", "max") and len(values) != 1:
+            raise SpecError(f"{e.name}() takes one number, got {len(values)}", e.span)
+        return fn(*values) if e.name in ("min", "max") else fn(values[0])
+
+    def _TupleExpr(self, e: ast.TupleExpr):
+        return tuple(self(i) for i in e.items)
+
+    def _truth(self, value, span: Span) -> bool:
+        if not isinstance(value, bool):
+            raise SpecError(f"expected true or false, got {show(value)}", span,
+                            "conditions compare values, e.g. `stride != 1`")
+        return value
+
+    def condition(self, expr) -> bool:
+        return self._truth(self(expr), expr.span)
+
+
+def unknown_name(name: str, kind: str, candidates, span: Span) -> SpecError:
+    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else None
+    return SpecError(f"unknown {kind} {name!r}", span, hint)
+
+
+def shape_value(value, span: Span) -> Shape:
+    """An `input` size: 3x224x224 (CxHxW) or a number of features."""
+    dims = value if isinstance(value, tuple) else (value,)
+    if len(dims) not in (1, 3) or not all(isinstance(d, int) and not isinstance(d, bool)
+                                          for d in dims):
+        raise SpecError(f"input must be CxHxW (e.g. 3x224x224) or a feature count, got "
+                        f"{show(value)}", span)
+    if min(dims) < 1:
+        raise SpecError(f"input size {format_shape(dims)} has a dimension below 1", span)
+    return tuple(dims)

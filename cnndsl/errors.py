@@ -1,0 +1,113 @@
+"""Diagnostics: every problem cnndsl reports points at a span of a .cnn file.
+
+All errors derive from :class:`SpecError`; its ``str()`` is the rendered
+diagnostic (``path:line:col: error: message``, the source line, a caret, a hint),
+which is exactly what the command line prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of a source file; lines and columns are 1-based."""
+
+    path: str
+    line: int
+    column: int
+    end_line: int = 0
+    end_column: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+# Source text by path, so a diagnostic can quote its line without re-reading
+# a file that may have changed (or never existed, for specs given as strings).
+_SOURCES: dict[str, str] = {}
+
+
+def remember_source(path: str, text: str) -> None:
+    _SOURCES[path] = text
+
+
+def source_text(path: str) -> str:
+    return _SOURCES.get(path, "")
+
+
+def source_line(span: Span) -> str | None:
+    text = _SOURCES.get(span.path)
+    if text is None:
+        try:
+            text = Path(span.path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+    lines = text.splitlines()
+    if 1 <= span.line <= len(lines):
+        return lines[span.line - 1]
+    return None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: str  # "error" or "warning"
+    message: str
+    span: Span | None
+    hint: str | None = None
+    notes: tuple[tuple[Span, str], ...] = field(default=())
+
+    def render(self) -> str:
+        where = f"{self.span}: " if self.span else ""
+        out = [f"{where}{self.severity}: {self.message}"]
+        if self.span:
+            out += _quote(self.span)
+        for span, text in self.notes:
+            out.append(f"{span}: note: {text}")
+            out += _quote(span)
+        if self.hint:
+            out.append(f"  hint: {self.hint}")
+        return "\n".join(out)
+
+
+def _quote(span: Span) -> list[str]:
+    line = source_line(span)
+    if line is None:
+        return []
+    line = line.expandtabs(1)
+    width = 1
+    if span.end_line == span.line and span.end_column > span.column:
+        width = span.end_column - span.column
+    width = max(1, min(width, len(line) - span.column + 1))
+    return [f"  {line}", "  " + " " * (span.column - 1) + "^" + "~" * (width - 1)]
+
+
+class SpecError(Exception):
+    """An invalid spec. ``diagnostics`` holds every error found (at least one)."""
+
+    def __init__(self, message: str, span: Span | None = None, hint: str | None = None,
+                 notes: tuple[tuple[Span, str], ...] = ()):
+        self.diagnostics = [Diagnostic("error", message, span, hint, notes)]
+        super().__init__(message)
+
+    @property
+    def span(self) -> Span | None:
+        return self.diagnostics[0].span
+
+    @property
+    def message(self) -> str:
+        return self.diagnostics[0].message
+
+    def __str__(self) -> str:
+        return "\n".join(d.render() for d in self.diagnostics)
+
+
+class ShapeError(Exception):
+    """Raised by op rules, which know no spans; the elaborator adds the span."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint

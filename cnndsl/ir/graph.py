@@ -1,0 +1,76 @@
+"""IR graph: frozen nodes in topological order, each with op, attributes, inputs,
+inferred output shape, source span and the chain of block calls that made it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+from cnndsl.errors import Span
+
+# (C, H, W) for feature maps, (F,) after flatten.  The batch dimension is implicit.
+Shape = tuple[int, ...]
+
+
+def format_shape(shape: Shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+@dataclass(frozen=True)
+class ScopeFrame:
+    """One block call on the way from the network to a node."""
+
+    block: str  # the block definition's name, e.g. "basic"
+    name: str  # this call's hierarchical name, e.g. "layer2.basic3"
+    args: tuple[tuple[str, object], ...]  # bound arguments, in declaration order
+    span: Span  # the call site
+
+
+@dataclass(frozen=True)
+class Node:
+    id: int
+    op: str
+    name: str  # hierarchical, unique in the graph, e.g. "basic3.conv1"
+    attrs: Mapping[str, object]
+    inputs: tuple[int, ...]
+    shape: Shape
+    span: Span
+    scope: tuple[ScopeFrame, ...] = field(default=())
+
+    def attr(self, key: str, default=None):
+        return self.attrs.get(key, default)
+
+
+def freeze_attrs(attrs: dict) -> Mapping[str, object]:
+    return MappingProxyType(dict(attrs))
+
+
+@dataclass
+class Graph:
+    """A network after elaboration.  ``nodes[i].id == i``; inputs precede users."""
+
+    name: str
+    nodes: list[Node]
+    output: int
+    params: tuple[tuple[str, object], ...] = ()
+    path: str = "<string>"
+
+    @property
+    def input(self) -> Node:
+        return self.nodes[0]
+
+    @property
+    def output_node(self) -> Node:
+        return self.nodes[self.output]
+
+    def layers(self) -> list[Node]:
+        """Every node but the input, in declaration order."""
+        return self.nodes[1:]
+
+    def users(self) -> list[list[int]]:
+        result: list[list[int]] = [[] for _ in self.nodes]
+        for node in self.nodes:
+            for i in node.inputs:
+                result[i].append(node.id)
+        return result

@@ -1,0 +1,93 @@
+"""The Python API: `cnndsl.load(path)` returns a checked Network."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+from cnndsl.analysis import Analysis, analyse
+from cnndsl.elaborate.elaborator import elaborate
+from cnndsl.elaborate.program import load_program, read_spec
+from cnndsl.errors import Diagnostic, SpecError
+from cnndsl.ir.graph import Graph, Shape
+
+
+class Network:
+    """A spec after elaboration and static checks."""
+
+    def __init__(self, graph: Graph, warnings: list[Diagnostic], source: str):
+        self.graph = graph
+        self.warnings = warnings
+        self.source = source  # the spec's text, kept for checkpoints and generated headers
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    @property
+    def path(self) -> str:
+        return self.graph.path
+
+    @property
+    def input_shape(self) -> Shape:
+        return self.graph.input.shape
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.graph.output_node.shape
+
+    @functools.cached_property
+    def analysis(self) -> Analysis:
+        return analyse(self.graph)
+
+    def report(self) -> dict:
+        """The JSON report (the stable machine interface) as a dict."""
+        from cnndsl.report.json_report import build_report
+        return build_report(self.analysis)
+
+    def to_torch(self):
+        """A torch.nn.Module computing this network (see cnndsl.backends.torch)."""
+        from cnndsl.backends.torch import build_module
+        return build_module(self)
+
+    def to_onnx(self, path, state_dict=None, fold_bn: bool = True, opset: int | None = None):
+        """Write an ONNX graph of this network to `path` (see cnndsl.backends.onnx)."""
+        from cnndsl.backends.onnx import export
+        return export(self, path, state_dict=state_dict, fold_bn=fold_bn, opset=opset)
+
+    def __repr__(self) -> str:
+        return (f"<Network {self.name} {self.path} input={self.input_shape} "
+                f"output={self.output_shape} layers={len(self.graph.nodes) - 1}>")
+
+
+def parse_input(text: str | Shape | None) -> Shape | None:
+    """'3x224x224' (or a tuple) -> (3, 224, 224)."""
+    if text is None or isinstance(text, tuple):
+        return text
+    if isinstance(text, (list,)):
+        return tuple(text)
+    if not re.fullmatch(r"\d+(x\d+)*", text.strip()) or len(text.split("x")) not in (1, 3):
+        raise SpecError(f"input size must look like 3x224x224 (or a feature count), got {text!r}")
+    shape = tuple(int(d) for d in text.strip().split("x"))
+    if min(shape) < 1:
+        raise SpecError(f"input size {text} has a dimension below 1")
+    return shape
+
+
+def loads(text: str, path: str = "<string>", input: str | Shape | None = None,
+          params: dict[str, object] | None = None) -> Network:
+    """Check a spec given as text.  Raises SpecError (str() is path:line:col: ...)."""
+    shape = parse_input(input)
+    try:
+        program = load_program(text, path)
+        graph, warnings = elaborate(program, shape, params)
+    except RecursionError:
+        raise SpecError(f"{path} nests too deeply to check") from None
+    return Network(graph, warnings, text)
+
+
+def load(path: str | Path, input: str | Shape | None = None,
+         params: dict[str, object] | None = None) -> Network:
+    """Load, elaborate and check the spec at `path`; `input` overrides its input size."""
+    return loads(read_spec(path), str(path), input=input, params=params)

@@ -1,0 +1,82 @@
+"""Argument kinds: convert an evaluated value to a normalised attribute or
+raise ValueError with a message meant for the person who wrote the spec."""
+
+from __future__ import annotations
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) or (
+        isinstance(v, float) and v.is_integer())
+
+
+def positive_int(v) -> int:
+    if not _is_int(v) or int(v) < 1:
+        raise ValueError(f"expected a positive whole number, got {_show(v)}")
+    return int(v)
+
+
+def non_negative_int(v) -> int:
+    if not _is_int(v) or int(v) < 0:
+        raise ValueError(f"expected a whole number >= 0, got {_show(v)}")
+    return int(v)
+
+
+def _pair(v, item) -> tuple[int, int]:
+    if isinstance(v, tuple):
+        if len(v) != 2:
+            raise ValueError(f"expected a size like 3 or 1x7, got {_show(v)}")
+        return item(v[0]), item(v[1])
+    x = item(v)
+    return x, x
+
+
+def positive_pair(v) -> tuple[int, int]:
+    """A kernel/stride/dilation: 3, 1x7 or (1, 7)."""
+    return _pair(v, positive_int)
+
+
+def padding(v):
+    """Padding: 1, 0x3, (t, l, b, r), or the words same/valid."""
+    if v in ("same", "valid"):
+        return v
+    if isinstance(v, tuple) and len(v) == 4:
+        return tuple(non_negative_int(x) for x in v)
+    return _pair(v, non_negative_int)
+
+
+def pool_kernel(v):
+    if v == "global":
+        return v
+    return positive_pair(v)
+
+
+def boolean(v) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {_show(v)}")
+    return v
+
+
+def number(v) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"expected a number, got {_show(v)}")
+    return float(v)
+
+
+def probability(v) -> float:
+    p = number(v)
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"expected a probability in [0, 1), got {_show(v)}")
+    return p
+
+
+def _show(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, tuple):
+        return "x".join(str(x) for x in v) if all(_is_int(x) for x in v) else str(v)
+    if isinstance(v, str):
+        return repr(v) if v not in ("same", "valid", "global") else v
+    return repr(v)
+
+
+show = _show

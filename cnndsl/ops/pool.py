@@ -1,0 +1,112 @@
+"""Max and average pooling: windowed, global and adaptive."""
+
+from __future__ import annotations
+
+from cnndsl.errors import ShapeError
+from cnndsl.ir.graph import format_shape
+from cnndsl.ops import args as A
+from cnndsl.ops.registry import Arg, OpDef, SameAs, Window, register
+from cnndsl.ops.spatial import feature_map, resolve_pads, stride_warnings, window_output
+
+
+def _label(kind):
+    def label(a) -> str:
+        if a["kernel"] == "global":
+            return f"{kind} global"
+        k = format_shape(a["kernel"])
+        s = a["stride"][0] if a["stride"][0] == a["stride"][1] else format_shape(a["stride"])
+        return f"{kind} {k}" + (f"/{s}" if a["stride"] != (1, 1) else "") + (
+            ", ceil" if a["ceil"] else "")
+    return label
+
+
+def _infer(kind):
+    def infer(a, inputs):
+        c, h, w = feature_map(kind, inputs[0])
+        if a["kernel"] == "global":
+            return {**a, "stride": (h, w), "pad": (0, 0, 0, 0)}, (c, 1, 1)
+        pads = resolve_pads(a["pad"], a["kernel"], a["stride"], (h, w))
+        for p, k in zip(pads[:2], a["kernel"]):
+            if p > k // 2:
+                raise ShapeError(f"{kind} padding {p} is more than half the kernel "
+                                 f"{format_shape(a['kernel'])}",
+                                 "PyTorch and ONNX allow at most kernel // 2 padding for pooling")
+        oh, ow = window_output(kind, _label(kind)(a), (h, w), a["kernel"], a["stride"], pads,
+                               ceil=a["ceil"], is_pool=True)
+        return {**a, "pad": pads}, (c, oh, ow)
+    return infer
+
+
+def _window(a, inputs) -> Window:
+    c, h, w = inputs[0]
+    kernel = (h, w) if a["kernel"] == "global" else a["kernel"]
+    return Window(kernel, a["stride"], a["pad"])
+
+
+def _window_ops(a, inputs, out) -> int:
+    kh, kw = (inputs[0][1], inputs[0][2]) if a["kernel"] == "global" else a["kernel"]
+    return out[0] * out[1] * out[2] * kh * kw
+
+
+def _global_input(a, inputs, out) -> int:
+    # fvcore counts adaptive average pooling (global pooling in torchvision) as one op per input
+    c, h, w = inputs[0]
+    return c * h * w if a["kernel"] == "global" else 0
+
+
+def _warnings(a, inputs, out):
+    if a["kernel"] == "global":
+        return []
+    return stride_warnings(inputs[0][1:], a["kernel"], a["stride"], a["pad"], a["ceil"])
+
+
+_COMMON = (Arg("kernel", A.pool_kernel, doc="window size, or global"),
+           Arg("stride", A.positive_pair, SameAs("kernel"), doc="defaults to the kernel"),
+           Arg("pad", A.padding, 0),
+           Arg("ceil", A.boolean, False, doc="ceil mode: keep a last partial window"))
+
+register(OpDef(
+    name="maxpool", args=_COMMON, infer=_infer("maxpool"), window=_window,
+    other_ops=_window_ops, label=_label("maxpool"), warnings=_warnings,
+    aliases=("max_pool", "maxpool2d"),
+    doc="Max pooling; maxpool(global) is global max pooling.",
+))
+
+register(OpDef(
+    name="avgpool",
+    args=_COMMON + (Arg("count_pad", A.boolean, True,
+                        doc="count padded zeros in the average (PyTorch's default)"),),
+    infer=_infer("avgpool"), window=_window, other_ops=_window_ops,
+    fvcore_extra=_global_input, label=_label("avgpool"), warnings=_warnings,
+    aliases=("avg_pool", "avgpool2d"),
+    doc="Average pooling; avgpool(global) is global average pooling.",
+))
+
+
+def _adaptive(kind):
+    def infer(a, inputs):
+        c, h, w = feature_map(f"adaptive_{kind}", inputs[0])
+        return dict(a), (c, *a["size"])
+
+    def window(a, inputs):
+        c, h, w = inputs[0]
+        oh, ow = a["size"]
+        # the widest window adaptive pooling uses, and its smallest step
+        return Window((-(-h // oh), -(-w // ow)), (max(1, h // oh), max(1, w // ow)), (0,) * 4)
+
+    def ops(a, inputs, out):
+        c, h, w = inputs[0]
+        return c * h * w
+
+    return infer, window, ops
+
+
+for _kind, _extra in (("avgpool", True), ("maxpool", False)):
+    _infer_a, _window_a, _ops_a = _adaptive(_kind)
+    register(OpDef(
+        name=f"adaptive_{_kind}", args=(Arg("size", A.positive_pair, doc="output HxW"),),
+        infer=_infer_a, window=_window_a, other_ops=_ops_a,
+        fvcore_extra=_ops_a if _extra else (lambda a, i, o: 0),
+        label=lambda a, k=_kind: f"adaptive {k} {format_shape(a['size'])}",
+        doc=f"Adaptive {_kind[:3]} pooling to a fixed output size (torchvision's classifiers).",
+    ))

@@ -1,0 +1,94 @@
+"""Ops that reshape or join tensors: input, flatten, fully connected, add, concat."""
+
+from __future__ import annotations
+
+from math import prod
+
+from cnndsl.errors import ShapeError
+from cnndsl.ir.graph import format_shape
+from cnndsl.ops import args as A
+from cnndsl.ops.registry import Arg, OpDef, Window, register
+
+
+def _input_infer(a, inputs):
+    return dict(a), a["shape"]
+
+
+register(OpDef(name="input", args=(), infer=_input_infer, arity=-1,
+               label=lambda a: "input", doc="The network input (declared with `input`)."))
+
+
+def _flatten_infer(a, inputs):
+    return dict(a), (prod(inputs[0]),)
+
+
+def _flatten_window(a, inputs):
+    # every output feature sees the whole feature map
+    if len(inputs[0]) != 3:
+        return None
+    size = inputs[0][1:]
+    return Window(size, size, (0, 0, 0, 0))
+
+
+register(OpDef(name="flatten", args=(), infer=_flatten_infer, window=_flatten_window,
+               doc="Flatten CxHxW to one vector of C*H*W features."))
+
+
+def _fc_infer(a, inputs):
+    shape = inputs[0]
+    if len(shape) != 1:
+        if shape[1:] == (1, 1):
+            hint = f"add `flatten` first: after global pooling it gives {shape[0]} features"
+        else:
+            hint = (f"add `flatten` first ({prod(shape)} features), or `avgpool(global); flatten` "
+                    f"for {shape[0]}")
+        raise ShapeError(f"fc needs a flat vector, but its input is a {format_shape(shape)} "
+                         f"feature map", hint)
+    return {**a, "in_features": shape[0]}, (a["features"],)
+
+
+register(OpDef(
+    name="fc",
+    args=(Arg("features", A.positive_int, doc="output features"), Arg("bias", A.boolean, True)),
+    infer=_fc_infer,
+    params=lambda a, i, o: a["in_features"] * a["features"] + (a["features"] if a["bias"] else 0),
+    macs=lambda a, i, o: a["in_features"] * a["features"],
+    label=lambda a: f"fc {a['features']}", aliases=("linear", "dense"),
+    doc="Fully connected layer on a flat vector; input features are inferred.",
+))
+
+
+def _add_infer(a, inputs):
+    first = inputs[0]
+    for other in inputs[1:]:
+        if other != first:
+            shapes = " and ".join(format_shape(s) for s in inputs)
+            hint = "give the shortcut a projection, e.g. `path { conv(C, 1, stride=S); bn }`"
+            if len(first) == len(other) == 3:
+                c = max(first[0], other[0])
+                stride = max(first[1], other[1]) // max(1, min(first[1], other[1]))
+                hint = (f"give the shortcut a projection: `path {{ conv({c}, 1"
+                        + (f", stride={stride}" if stride > 1 else "") + ", bias=false); bn }`")
+            raise ShapeError(f"add needs branches of the same shape, got {shapes}", hint)
+    return dict(a), first
+
+
+register(OpDef(name="add", args=(), infer=_add_infer, arity=0,
+               other_ops=lambda a, inputs, out: prod(out) * (len(inputs) - 1),
+               doc="Element-wise sum of branches (residual connections)."))
+
+
+def _concat_infer(a, inputs):
+    ranks = {len(s) for s in inputs}
+    if ranks == {1}:
+        return dict(a), (sum(s[0] for s in inputs),)
+    if ranks != {3} or len({s[1:] for s in inputs}) != 1:
+        shapes = ", ".join(format_shape(s) for s in inputs)
+        raise ShapeError(f"concat needs branches of the same spatial size, got {shapes}",
+                         "give each branch the same strides and padding (e.g. pad=1 for 3x3, "
+                         "pad=2 for 5x5, maxpool(3, stride=1, pad=1))")
+    return dict(a), (sum(s[0] for s in inputs), *inputs[0][1:])
+
+
+register(OpDef(name="concat", args=(), infer=_concat_infer, arity=0,
+               doc="Concatenate branches along channels (Inception, DenseNet)."))

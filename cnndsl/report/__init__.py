@@ -1,0 +1,1 @@
+"""Renderings of an Analysis: the JSON contract, a console table, Markdown."""

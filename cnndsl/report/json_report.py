@@ -1,0 +1,30 @@
+"""The JSON report: the stable machine interface described in DESIGN.md."""
+
+from __future__ import annotations
+
+from cnndsl.analysis import Analysis
+
+
+def build_report(analysis: Analysis) -> dict:
+    graph = analysis.graph
+    total = analysis.total_params
+    frozen = 0  # nothing is frozen in a spec; `cnndsl train --freeze` changes that at run time
+    return {
+        "network": graph.name,
+        "input": list(graph.input.shape),
+        "output": list(graph.output_node.shape),
+        "total_params": total,
+        "trainable_params": total - frozen,
+        "total_macs": analysis.total_macs,
+        "layers": [
+            {
+                "name": s.node.name,
+                "op": s.node.op,
+                "output": list(s.node.shape),
+                "params": s.cost.params,
+                "macs": s.cost.macs,
+                "receptive_field": list(s.receptive_field.size),
+            }
+            for s in analysis.layers
+        ],
+    }

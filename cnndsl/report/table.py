@@ -1,0 +1,83 @@
+"""Per-layer summary tables in the look of torchinfo and Keras summaries."""
+
+from __future__ import annotations
+
+from cnndsl.analysis import Analysis
+from cnndsl.ir.graph import format_shape
+from cnndsl.ops import OPS
+
+COLUMNS = ("Layer", "Op", "Output", "Params", "MACs", "RF", "Jump")
+
+
+def human(n: float, unit: str = "") -> str:
+    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= factor:
+            return f"{n / factor:.2f}{suffix}{unit}"
+    return f"{n:g}{unit}"
+
+
+def _square(pair) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else format_shape(pair)
+
+
+def rows(analysis: Analysis) -> list[tuple[str, ...]]:
+    out = []
+    for s in analysis.layers:
+        node = s.node
+        out.append((node.name, OPS[node.op].describe(dict(node.attrs)), format_shape(node.shape),
+                    f"{s.cost.params:,}" if s.cost.params else "-",
+                    human(s.cost.macs) if s.cost.macs else "-",
+                    _square(s.receptive_field.size), _square(s.receptive_field.jump)))
+    return out
+
+
+def summary_lines(analysis: Analysis) -> list[str]:
+    a, g = analysis, analysis.graph
+    params, buffers = a.total_params, a.total("buffers")
+    rf = a.output_field
+    mb = 1024 ** 2
+    return [
+        f"Total params: {params:,} ({params * 4 / mb:.2f} MiB as float32)",
+        f"Trainable params: {params:,}",
+        f"Non-trainable params: 0",
+        f"Buffers: {buffers:,} (batch-norm running statistics)",
+        f"MACs (conv + fc): {a.total_macs:,} ({human(a.total_macs)})",
+        f"Other ops (BN, pooling, activations, adds): {a.total('other_ops'):,}",
+        f"fvcore-comparable count (MACs + eval BN + adaptive pooling): {a.fvcore_macs:,}",
+        f"Receptive field at the output: {_square(rf.size)} (jump {_square(rf.jump)})",
+        f"Input: {format_shape(g.input.shape)}, {a.nodes[0].activation_bytes / mb:.2f} MiB; "
+        f"activations per sample: {a.activation_bytes / mb:.2f} MiB; "
+        f"params: {params * 4 / mb:.2f} MiB",
+    ]
+
+
+def render_table(analysis: Analysis) -> str:
+    body = rows(analysis)
+    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h)
+              for i, h in enumerate(COLUMNS)]
+    right = {3, 4, 5, 6}
+
+    def fmt(cells) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    rule = "=" * len(fmt(COLUMNS))
+    g = analysis.graph
+    lines = [f"{g.name} ({g.path}), input {format_shape(g.input.shape)} -> output "
+             f"{format_shape(g.output_node.shape)}", rule, fmt(COLUMNS), "-" * len(rule)]
+    lines += [fmt(r) for r in body]
+    lines += [rule, *summary_lines(analysis), rule]
+    return "\n".join(lines)
+
+
+def render_markdown(analysis: Analysis) -> str:
+    g = analysis.graph
+    lines = [f"### {g.name}", "", f"Input {format_shape(g.input.shape)}, output "
+             f"{format_shape(g.output_node.shape)}.", "",
+             "| " + " | ".join(COLUMNS) + " |",
+             "|" + "|".join(["---", "---", "---", "---:", "---:", "---:", "---:"]) + "|"]
+    for r in rows(analysis):
+        cells = [f"`{r[0]}`", *r[1:]]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    lines += ["", *(f"- {line}" for line in summary_lines(analysis))]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,128 @@
+"""Parse .cnn text into an AST (cnndsl.syntax.ast), with spans and friendly errors."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from cnndsl.errors import Span, SpecError, remember_source, source_text
+from cnndsl.syntax import ast
+from cnndsl.syntax.tree_to_ast import TreeToAst
+
+GRAMMAR_PATH = Path(__file__).resolve().parent.parent / "grammar" / "cnn.lark"
+if not GRAMMAR_PATH.exists():  # source checkout: grammar/ sits beside the package
+    GRAMMAR_PATH = Path(__file__).resolve().parents[2] / "grammar" / "cnn.lark"
+
+# Tokens after which a line break cannot end a statement, and before which a
+# pending separator is dropped so that `else` and `}` may start a new line.
+_OPENERS = {"LBRACE", "_NL", "ELSE", "COMMA"}
+_DROP_SEPARATOR_BEFORE = {"RBRACE", "ELSE"}
+
+
+class Separators:
+    """Post-lexer: ';' and newlines become one _NL separator between statements.
+
+    Newlines inside parentheses are dropped (so argument lists may span lines),
+    runs of separators collapse, and no separator is emitted after '{' or
+    before '}' / 'else'.  The grammar then needs no optional-separator rules,
+    which keeps it LALR(1).
+    """
+
+    always_accept = ("_NL", "SEMICOLON")
+
+    def process(self, stream):
+        depth = 0
+        pending = None
+        previous = "_NL"  # start of file behaves like a fresh line
+        for tok in stream:
+            kind = tok.type
+            if kind in ("_NL", "SEMICOLON"):
+                if (kind == "_NL" and depth > 0) or previous in _OPENERS:
+                    continue
+                if pending is None:
+                    pending = Token.new_borrow_pos("_NL", tok.value, tok)
+                continue
+            if pending is not None and kind not in _DROP_SEPARATOR_BEFORE:
+                yield pending
+            pending = None
+            if kind == "LPAR":
+                depth += 1
+            elif kind == "RPAR":
+                depth = max(0, depth - 1)
+            previous = kind
+            yield tok
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(GRAMMAR_PATH.read_text(encoding="utf-8"), parser="lalr", lexer="basic",
+                postlex=Separators(), propagate_positions=True,
+                maybe_placeholders=True, cache=True)
+
+
+def parse_text(text: str, path: str = "<string>") -> ast.Module:
+    """Parse one .cnn file's text; raises SpecError with a location on bad syntax."""
+    remember_source(path, text)
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, path) from None
+    return TreeToAst(path).build(tree)
+
+
+# ---- syntax errors ---------------------------------------------------------
+
+_FRIENDLY = {
+    "NAME": "a name", "INT": "a number", "FLOAT": "a number", "DIMS": "a size like 3x224x224",
+    "STRING": "a string", "_NL": "a new line or ';'", "SEMICOLON": "';'",
+    "LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", "COMMA": "','",
+    "EQUAL": "'='", "DOT": "'.'", "MERGE": "'add' or 'concat'", "$END": "end of file",
+    "COMPARE": "a comparison", "ADDOP": "'+' or '-'", "MULOP": "'*', '/', '//' or '%'",
+    "POWOP": "'**'", "MINUS": "'-'", "PLUS": "'+'", "__ANON_0": "'->'",
+}
+
+
+def _describe(terminal: str) -> str:
+    if terminal in _FRIENDLY:
+        return _FRIENDLY[terminal]
+    return f"'{terminal.lower()}'"
+
+
+def _expected_list(expected) -> str:
+    names = sorted({_describe(t) for t in expected})
+    if len(names) > 6:
+        return "a statement or expression" if "a name" in names else ", ".join(names[:6]) + ", ..."
+    return " or ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _syntax_error(exc: UnexpectedInput, path: str) -> SpecError:
+    line, column = getattr(exc, "line", 1) or 1, getattr(exc, "column", 1) or 1
+    hint = None
+    if isinstance(exc, UnexpectedCharacters):
+        message = f"unexpected character {exc.char!r}"
+        if exc.char == "×":
+            hint = "write sizes with a plain 'x', e.g. 3x224x224"
+    elif isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        tok = exc.token
+        shown = "a line break" if tok.type == "_NL" else repr(str(tok))
+        message = f"unexpected {shown}; expected {_expected_list(exc.expected)}"
+        if tok.type == "_NL" and "RPAR" in exc.expected:
+            hint = "a '(' is not closed on this line"
+        elif tok.type == "_NL" and "RBRACE" in exc.expected:
+            hint = "put each branch of add/concat on its own line or separate them with ';'"
+        line, column = tok.line, tok.column
+    else:
+        message = "unexpected end of file"
+        expected = getattr(exc, "expected", None) or ()
+        if "RBRACE" in expected:
+            hint = "a '{' is never closed"
+        elif expected:
+            message += f"; expected {_expected_list(expected)}"
+        text_lines = source_text(path).splitlines()
+        line = max(1, len(text_lines))
+        column = len(text_lines[-1]) + 1 if text_lines else 1
+    return SpecError(message, Span(path, line, column, line, column + 1), hint)
+

@@ -1,0 +1,165 @@
+"""Lark parse tree -> cnndsl.syntax.ast dataclasses (one method per grammar rule)."""
+
+from __future__ import annotations
+
+from lark import Token, Transformer, v_args
+
+from cnndsl.errors import Span
+from cnndsl.syntax import ast
+
+
+@v_args(meta=True)
+class TreeToAst(Transformer):
+    def __init__(self, path: str):
+        super().__init__()
+        self.file = path
+
+    def build(self, tree) -> ast.Module:
+        return self.transform(tree)
+
+    def _span(self, meta) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self.file, 1, 1)
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tok_span(self, tok: Token) -> Span:
+        return Span(self.file, tok.line, tok.column, tok.end_line or tok.line,
+                    tok.end_column or tok.column + len(tok))
+
+    # ---- top level ----
+    def start(self, meta, items):
+        items = [i for i in items if i is not None]
+        return ast.Module(
+            path=self.file,
+            imports=tuple(i for i in items if isinstance(i, ast.Import)),
+            blocks=tuple(i for i in items if isinstance(i, ast.BlockDef)),
+            networks=tuple(i for i in items if isinstance(i, ast.NetworkDef)),
+        )
+
+    def import_stmt(self, meta, children):
+        return ast.Import(children[0][1:-1], self._span(meta))
+
+    def block_def(self, meta, children):
+        name, params, body = children
+        return ast.BlockDef(str(name), tuple(params or ()), body, self._span(meta))
+
+    def network_def(self, meta, children):
+        name, params, body = children
+        return ast.NetworkDef(str(name), tuple(params or ()), body, self._span(meta))
+
+    def params(self, meta, children):
+        return [c for c in children if c is not None]
+
+    def param(self, meta, children):
+        name, default = children
+        return ast.Param(str(name), default, self._span(meta))
+
+    # ---- statements ----
+    def body(self, meta, children):
+        return ast.Body(tuple(c for c in children if c is not None), self._span(meta))
+
+    def statement(self, meta, children):
+        action, bind = children
+        return ast.Statement(action, bind, self._span(meta))
+
+    def bind(self, meta, children):
+        return str(children[0])
+
+    def call(self, meta, children):
+        name, arguments = children
+        args, keywords = [], []
+        for a in arguments or ():
+            (keywords if isinstance(a, ast.Keyword) else args).append(a)
+        has_parens = self._span(meta).end_column > name.end_column or arguments is not None
+        return ast.Call(str(name), tuple(args), tuple(keywords), has_parens, self._span(meta))
+
+    def arguments(self, meta, children):
+        return [c for c in children if c is not None]
+
+    def keyword(self, meta, children):
+        name, value = children
+        return ast.Keyword(str(name), value, self._span(meta))
+
+    def repeat(self, meta, children):
+        count, index, body = children
+        return ast.Repeat(count, str(index) if index else None, body, self._span(meta))
+
+    def if_stmt(self, meta, children):
+        condition, then, otherwise = children
+        if isinstance(otherwise, ast.If):  # else if: wrap in a one-statement body
+            otherwise = ast.Body((ast.Statement(otherwise, None, otherwise.span),), otherwise.span)
+        return ast.If(condition, then, otherwise, self._span(meta))
+
+    def let(self, meta, children):
+        name, value = children
+        return ast.Let(str(name), value, self._span(meta))
+
+    def input_decl(self, meta, children):
+        return ast.InputDecl(children[0], self._span(meta))
+
+    def merge(self, meta, children):
+        kind, *branches = children
+        return ast.Merge(str(kind), tuple(b for b in branches if b is not None), self._span(meta))
+
+    def path(self, meta, children):
+        source, condition, body, otherwise = children
+        return ast.Path(str(source) if source else None, condition, body, otherwise,
+                        self._span(meta))
+
+    def path_if(self, meta, children):
+        return children[0]
+
+    def path_else(self, meta, children):
+        return children[0]
+
+    # ---- expressions ----
+    def int_lit(self, meta, children):
+        return ast.Literal(int(children[0]), self._tok_span(children[0]))
+
+    def float_lit(self, meta, children):
+        return ast.Literal(float(children[0]), self._tok_span(children[0]))
+
+    def dims_lit(self, meta, children):
+        return ast.Literal(tuple(int(p) for p in children[0].split("x")),
+                           self._tok_span(children[0]))
+
+    def string_lit(self, meta, children):
+        return ast.Literal(str(children[0])[1:-1], self._tok_span(children[0]))
+
+    def true_lit(self, meta, children):
+        return ast.Literal(True, self._span(meta))
+
+    def false_lit(self, meta, children):
+        return ast.Literal(False, self._span(meta))
+
+    def name_ref(self, meta, children):
+        return ast.NameRef(str(children[0]), self._tok_span(children[0]))
+
+    def input_attr(self, meta, children):
+        return ast.InputAttr(str(children[0]), self._span(meta))
+
+    def func_call(self, meta, children):
+        name, *args = children
+        return ast.FuncCall(str(name), tuple(a for a in args if a is not None), self._span(meta))
+
+    def tuple_lit(self, meta, children):
+        return ast.TupleExpr(tuple(c for c in children if c is not None), self._span(meta))
+
+    def signed(self, meta, children):
+        sign, operand = children
+        return operand if sign == "+" else ast.Unary("-", operand, self._span(meta))
+
+    def not_op(self, meta, children):
+        return ast.Unary("not", children[0], self._span(meta))
+
+    def binary(self, meta, children):
+        left, op, right = children
+        return ast.Binary(str(op), left, right, self._span(meta))
+
+    compare = binary
+
+    def and_op(self, meta, children):
+        return ast.Binary("and", children[0], children[1], self._span(meta))
+
+    def or_op(self, meta, children):
+        return ast.Binary("or", children[0], children[1], self._span(meta))
