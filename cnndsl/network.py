@@ -9,7 +9,7 @@ from pathlib import Path
 from cnndsl.analysis import Analysis, analyse
 from cnndsl.elaborate.elaborator import elaborate
 from cnndsl.elaborate.program import load_program, read_spec
-from cnndsl.errors import Diagnostic, SpecError
+from cnndsl.errors import Diagnostic, Span, SpecError
 from cnndsl.ir.graph import Graph, Shape
 
 
@@ -83,7 +83,7 @@ def loads(text: str, path: str = "<string>", input: str | Shape | None = None,
         program = load_program(text, path)
         graph, warnings = elaborate(program, shape, params)
     except RecursionError:
-        raise SpecError(f"{path} nests too deeply to check") from None
+        raise SpecError(f"{path} nests too deeply to check", Span(path, 1, 1)) from None
     return Network(graph, warnings, text)
 
 

@@ -48,6 +48,10 @@ class Elaborator:
             declared = shape_value(Evaluator(names, None)(decl.shape), decl.shape.span)
             statements = statements[1:]
         shape = input_shape or declared
+        late = [st for st in statements if isinstance(st.action, ast.InputDecl)]
+        if late:
+            raise SpecError("`input` must be the first line of a network", late[0].span,
+                            "move it above the first layer")
         if shape is None:
             raise SpecError(f"network {net.name!r} declares no input size", net.span,
                             "add e.g. `input 3x224x224` as its first line, or pass --input")

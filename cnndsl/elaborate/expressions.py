@@ -67,7 +67,7 @@ class Evaluator:
             return self.names[e.name]
         if e.name in SYMBOLS:
             return e.name
-        raise unknown_name(e.name, "parameter", [*self.names, *SYMBOLS], e.span)
+        raise unknown_name(e.name, "parameter", self.names, e.span)
 
     def _InputAttr(self, e: ast.InputAttr):
         if self.shape is None:
@@ -137,9 +137,15 @@ class Evaluator:
         return self._truth(self(expr), expr.span)
 
 
-def unknown_name(name: str, kind: str, candidates, span: Span) -> SpecError:
-    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
-    hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else None
+def unknown_name(name: str, kind: str, candidates, span: Span | None) -> SpecError:
+    candidates = list(candidates)
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    if close:
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}?"
+    elif 0 < len(candidates) <= 8:
+        hint = f"known here: {', '.join(candidates)}"
+    else:
+        hint = None
     return SpecError(f"unknown {kind} {name!r}", span, hint)
 
 

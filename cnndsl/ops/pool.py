@@ -110,3 +110,29 @@ for _kind, _extra in (("avgpool", True), ("maxpool", False)):
         label=lambda a, k=_kind: f"adaptive {k} {format_shape(a['size'])}",
         doc=f"Adaptive {_kind[:3]} pooling to a fixed output size (torchvision's classifiers).",
     ))
+
+
+def _upsample_infer(a, inputs):
+    c, h, w = feature_map("upsample", inputs[0])
+    if a["mode"] not in ("nearest", "bilinear"):
+        raise ShapeError(f"upsample mode must be nearest or bilinear, got {a['mode']!r}")
+    sh, sw = a["scale"]
+    return dict(a), (c, h * sh, w * sw)
+
+
+def _mode(v):
+    if v not in ("nearest", "bilinear"):
+        raise ValueError(f'expected "nearest" or "bilinear", got {v!r}')
+    return v
+
+
+register(OpDef(
+    name="upsample",
+    args=(Arg("scale", A.positive_pair, 2, doc="integer scale factor, e.g. 2 or 2x1"),
+          Arg("mode", _mode, "nearest", doc='"nearest" or "bilinear" (align_corners=false)')),
+    infer=_upsample_infer,
+    other_ops=lambda a, inputs, out: (out[0] * out[1] * out[2]) * (1 if a["mode"] == "nearest"
+                                                                  else 4),
+    label=lambda a: f"upsample x{format_shape(a['scale'])}, {a['mode']}",
+    doc="Upsampling by an integer factor (U-Net and FPN decoders, long skips).",
+))

@@ -53,7 +53,7 @@ register(OpDef(
     infer=_fc_infer,
     params=lambda a, i, o: a["in_features"] * a["features"] + (a["features"] if a["bias"] else 0),
     macs=lambda a, i, o: a["in_features"] * a["features"],
-    label=lambda a: f"fc {a['features']}", aliases=("linear", "dense"),
+    label=lambda a: f"fc {a['features']}", aliases=("linear",),
     doc="Fully connected layer on a flat vector; input features are inferred.",
 ))
 

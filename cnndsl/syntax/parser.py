@@ -91,8 +91,16 @@ def _describe(terminal: str) -> str:
     return f"'{terminal.lower()}'"
 
 
+# Operators are left out of "expected ..." lists when something else would fit too:
+# after `conv(16, 3` a person needs to hear "',' or ')'", not every operator.
+_OPERATORS = {"MULOP", "ADDOP", "POWOP", "COMPARE", "__ANON_0", "AND", "OR"}
+
+
 def _expected_list(expected) -> str:
-    names = sorted({_describe(t) for t in expected})
+    wanted = [t for t in expected if t not in _OPERATORS] or list(expected)
+    if "_NL" in wanted:
+        wanted = [t for t in wanted if t != "SEMICOLON"]
+    names = sorted({_describe(t) for t in wanted})
     if len(names) > 6:
         return "a statement or expression" if "a name" in names else ", ".join(names[:6]) + ", ..."
     return " or ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " or " + names[-1]
@@ -109,10 +117,10 @@ def _syntax_error(exc: UnexpectedInput, path: str) -> SpecError:
         tok = exc.token
         shown = "a line break" if tok.type == "_NL" else repr(str(tok))
         message = f"unexpected {shown}; expected {_expected_list(exc.expected)}"
-        if tok.type == "_NL" and "RPAR" in exc.expected:
-            hint = "a '(' is not closed on this line"
-        elif tok.type == "_NL" and "RBRACE" in exc.expected:
-            hint = "put each branch of add/concat on its own line or separate them with ';'"
+        if "RPAR" in exc.expected and tok.type != "RBRACE":
+            hint = "is a ')' missing? an open '(' continues over line breaks"
+        elif "_NL" in exc.expected and tok.type in ("NAME", "MERGE", "REPEAT", "IF", "LET"):
+            hint = "separate statements with a new line or ';'"
         line, column = tok.line, tok.column
     else:
         message = "unexpected end of file"

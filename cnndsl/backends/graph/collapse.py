@@ -1,0 +1,156 @@
+"""The diagram's view of an IR graph: boxes, arrows and the block clusters around them.
+
+Both renderers (DOT and Mermaid) draw a `View`, so they agree on what is shown.
+`--depth N` collapses block calls using each node's scope (docs/ir.md): a node
+whose scope holds N frames or more is drawn inside one box standing for its
+N-th enclosing block call, `scope[N - 1]`.  Depth 1 therefore shows the
+network's top-level statements (stem layers, one box per top-level block call,
+head layers); no depth shows every layer, with each block call drawn as a
+labelled cluster around its layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cnndsl.analysis import analyse
+from cnndsl.ir.graph import Graph, Node, ScopeFrame, Shape, format_shape
+from cnndsl.ops import OPS
+
+MERGES = ("add", "concat")
+
+
+@dataclass
+class Box:
+    """One drawn node: a layer, or a collapsed block call."""
+
+    id: str  # a DOT/Mermaid-safe identifier: n{node id} or b{first node id}
+    kind: str  # "layer", "block", "input", or the merge op ("add", "concat")
+    title: str  # "conv 3x3/2, 128", "basic(c=128, stride=2)"
+    name: str  # the IR's hierarchical name, e.g. "basic3.conv1" or "basic3"
+    shape: Shape
+    params: int
+    op: str  # the IR op, or "block"
+    clusters: tuple[ScopeFrame, ...]  # the expanded block calls around it, outermost first
+
+    @property
+    def shape_text(self) -> str:
+        return format_shape(self.shape)
+
+    @property
+    def params_text(self) -> str:
+        return f"{self.params:,} params" if self.params else ""
+
+
+@dataclass(frozen=True)
+class Arrow:
+    source: str
+    target: str
+    label: str  # the tensor's shape, e.g. "64x56x56"
+
+
+@dataclass
+class View:
+    name: str
+    title: str  # one line: network, input, output, params
+    boxes: list[Box]  # in IR order (of each box's first node)
+    arrows: list[Arrow]
+    clusters: dict[str, ScopeFrame] = field(default_factory=dict)  # name -> frame
+
+    def level(self, path: tuple[str, ...]) -> tuple[list[Box], list[ScopeFrame]]:
+        """The boxes directly inside the cluster `path` (a chain of block-call names;
+        () is the top level), and the block calls drawn as clusters just inside it."""
+        boxes: list[Box] = []
+        children: list[str] = []
+        for box in self.boxes:
+            names = tuple(f.name for f in box.clusters)
+            if names == path:
+                boxes.append(box)
+            elif names[:len(path)] == path and names[len(path)] not in children:
+                children.append(names[len(path)])
+        return boxes, [self.clusters[name] for name in children]
+
+
+def frame_label(frame: ScopeFrame) -> str:
+    """`basic(c=128, stride=2)`: the block call as the spec would write it."""
+    args = ", ".join(f"{key}={_value(value)}" for key, value in frame.args)
+    return f"{frame.block}({args})"
+
+
+def cluster_id(name: str) -> str:
+    """An identifier for the cluster of block call `name` (both DOT and Mermaid accept it)."""
+    return "cluster_" + "".join(c if c.isalnum() else "_" for c in name)
+
+
+def _value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return format_shape(value)
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
+
+
+def _layer_box(node: Node, params: int) -> Box:
+    kind = "input" if node.op == "input" else node.op if node.op in MERGES else "layer"
+    title = f"input {format_shape(node.shape)}" if node.op == "input" else (
+        OPS[node.op].describe(dict(node.attrs)))
+    return Box(f"n{node.id}", kind, title, node.name, node.shape, params, node.op, node.scope)
+
+
+def _group(node: Node, depth: int | None) -> ScopeFrame | None:
+    """The collapsed block call `node` belongs to at this depth, if any."""
+    if depth is None or len(node.scope) < depth:
+        return None
+    return node.scope[depth - 1]
+
+
+def build_view(graph: Graph, depth: int | None = None) -> View:
+    """Boxes and arrows for `graph`; `depth` (1 or more) collapses deeper block calls."""
+    if depth is not None and depth < 1:
+        raise ValueError("depth must be 1 or more")
+    stats = analyse(graph)
+    params = [s.cost.params for s in stats.nodes]
+    users = graph.users()
+    box_of: list[str] = []
+    boxes: dict[str, Box] = {}
+    members: dict[str, list[Node]] = {}
+    for node in graph.nodes:
+        frame = _group(node, depth)
+        if frame is None:
+            box = _layer_box(node, params[node.id])
+        elif frame.name in members:
+            box = boxes[f"b{members[frame.name][0].id}"]
+        else:
+            box = Box(f"b{node.id}", "block", frame_label(frame), frame.name, node.shape, 0,
+                      "block", node.scope[:depth - 1])
+        boxes.setdefault(box.id, box)
+        if box.kind == "block":
+            members.setdefault(frame.name, []).append(node)
+            box.params += params[node.id]
+        box_of.append(box.id)
+    # a collapsed block's output: its last node read from outside (or the network output)
+    for group in members.values():
+        box = boxes[box_of[group[0].id]]
+        for node in group:
+            if node.id == graph.output or any(box_of[u] != box.id for u in users[node.id]):
+                box.shape = node.shape
+    arrows: list[Arrow] = []
+    seen: set[tuple[str, str, str]] = set()
+    for node in graph.nodes:
+        for i in node.inputs:
+            key = (box_of[i], box_of[node.id], format_shape(graph.nodes[i].shape))
+            if key[0] != key[1] and key not in seen:
+                seen.add(key)
+                arrows.append(Arrow(*key))
+    clusters = {f.name: f for box in boxes.values() for f in box.clusters}
+    return View(graph.name, _title(graph, stats.total_params), list(boxes.values()), arrows,
+                clusters)
+
+
+def _title(graph: Graph, params: int) -> str:
+    return (f"{graph.name} — input {format_shape(graph.input.shape)}, output "
+            f"{format_shape(graph.output_node.shape)}, {params:,} params")

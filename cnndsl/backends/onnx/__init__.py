@@ -1,0 +1,140 @@
+"""The ONNX back end: an ONNX ModelProto built straight from the IR with
+onnx.helper (no tracing through torch).
+
+The graph has one input, ``input`` (``batch x C x H x W`` with a symbolic
+batch dimension), and one output, ``output``; each ONNX node is named after
+the IR node it computes (``layer2.basic1.conv1``), and each initializer after
+the parameter it holds (``layer2.basic1.conv1.weight``), as in the PyTorch
+module's state dict.  Batch norm is folded into the preceding conv or fc layer
+by default (see folding.py); dropout, the identity at inference, emits no node.
+
+    net.to_onnx("resnet34.onnx")                       # fresh weights
+    net.to_onnx("resnet34.onnx", state_dict=module.state_dict(), fold_bn=False)
+
+See docs/onnx.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import onnx
+from onnx import TensorProto, helper
+
+from cnndsl.backends.onnx.context import INPUT_NAME, OUTPUT_NAME, Emission
+from cnndsl.backends.onnx.emitters import EMITTERS
+from cnndsl.backends.onnx.folding import plan_folds
+from cnndsl.backends.onnx.params import ParamSource, WeightsError, load_checkpoint
+from cnndsl.errors import SpecError
+
+DEFAULT_OPSET = 17
+MIN_OPSET = 13  # Softmax over one axis, Clip with tensor bounds, Resize with scales
+BATCH_DIM = "batch"
+# protobuf cannot serialise a message over 2 GiB; bigger weights go to a side file
+EXTERNAL_DATA_BYTES = 1_800_000_000
+
+__all__ = ["DEFAULT_OPSET", "WeightsError", "build_file", "build_model", "export"]
+
+
+def build_model(network, state_dict=None, fold_bn: bool = True,
+                opset: int | None = None) -> onnx.ModelProto:
+    """The ONNX model of `network` (a cnndsl.Network), not yet saved."""
+    opset = _check_opset(opset)
+    graph = network.graph
+    ctx = Emission(graph, ParamSource(graph, state_dict), opset,
+                   plan_folds(graph) if fold_bn else {})
+    for node in graph.nodes:
+        emit = EMITTERS.get(node.op)
+        if emit is None:
+            raise SpecError(f"the ONNX back end cannot export op '{node.op}' (node {node.name})",
+                            node.span, hint="export to another target, or add an ONNX "
+                                            "emitter for it in cnndsl/backends/onnx/emitters.py")
+        emit(ctx, node)
+    _name_output(ctx)
+    inputs = [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT,
+                                            [BATCH_DIM, *graph.input.shape])]
+    outputs = [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT,
+                                             [BATCH_DIM, *graph.output_node.shape])]
+    onnx_graph = helper.make_graph(ctx.nodes, graph.name, inputs, outputs, ctx.initializers,
+                                   doc_string=f"{graph.name} compiled by cnndsl from {graph.path}")
+    imports = [helper.make_opsetid("", opset)]
+    model = helper.make_model(onnx_graph, opset_imports=imports, producer_name="cnndsl",
+                              producer_version=_version(),
+                              ir_version=helper.find_min_ir_version_for(imports))
+    helper.set_model_props(model, {
+        "cnndsl.network": graph.name,
+        "cnndsl.spec": str(graph.path),
+        "cnndsl.spec_sha256": hashlib.sha256(network.source.encode()).hexdigest(),
+        "cnndsl.input": "x".join(map(str, graph.input.shape)),
+        "cnndsl.params": ",".join(f"{k}={v}" for k, v in graph.params),
+        "cnndsl.fold_bn": str(bool(fold_bn)).lower(),
+    })
+    return model
+
+
+def export(network, path, state_dict=None, fold_bn: bool = True,
+           opset: int | None = None) -> onnx.ModelProto:
+    """Write `network` to `path` as ONNX and return the model.
+
+    Args:
+        network: a cnndsl.Network (``cnndsl.load(...)``).
+        path: the .onnx file to write.
+        state_dict: the compiled torch module's ``state_dict()`` (or any mapping
+            of the same names to arrays); None exports freshly initialised weights.
+        fold_bn: fold batch norm into the preceding conv/fc layer where possible.
+        opset: the ONNX opset (default 17).
+    """
+    model = build_model(network, state_dict, fold_bn, opset)
+    path = Path(path)
+    if path.parent != Path():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    big = sum(t.ByteSize() for t in model.graph.initializer) > EXTERNAL_DATA_BYTES
+    onnx.save_model(model, str(path), save_as_external_data=big,
+                    location=path.name + ".data" if big else None)
+    return model
+
+
+def build_file(network, output, options: dict) -> Path:
+    """`cnndsl build --target onnx`: options holds `weights` (a checkpoint path
+    or None), `opset` (None for the default) and `fold_bn`."""
+    weights = options.get("weights")
+    state_dict = load_checkpoint(weights) if weights else None
+    export(network, output, state_dict=state_dict, fold_bn=options.get("fold_bn", True),
+           opset=options.get("opset"))
+    return Path(output)
+
+
+def _check_opset(opset: int | None) -> int:
+    newest = onnx.defs.onnx_opset_version()
+    if opset is None:
+        return DEFAULT_OPSET
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+        raise SpecError(f"ONNX opset must be a whole number from {MIN_OPSET} to {newest} "
+                        f"(the newest this onnx package knows), got {opset!r}",
+                        hint=f"leave it out for opset {DEFAULT_OPSET}")
+    return opset
+
+
+def _name_output(ctx: Emission) -> None:
+    """Make the graph's result the value named `output`.  Emitters name it so
+    already, unless the last layer emitted nothing (a trailing dropout): then the
+    value it passed through is renamed, and only a network that computes nothing
+    at all gets an Identity node."""
+    current = ctx.values[ctx.graph.output]
+    if current == OUTPUT_NAME:
+        return
+    if current == INPUT_NAME:
+        ctx.nodes.append(helper.make_node("Identity", [INPUT_NAME], [OUTPUT_NAME],
+                                          name=ctx.graph.output_node.name))
+        return
+    for node in ctx.nodes:
+        for names in (node.input, node.output):
+            for i, name in enumerate(names):
+                if name == current:
+                    names[i] = OUTPUT_NAME
+
+
+def _version() -> str:
+    from cnndsl import __version__
+    return __version__

@@ -1,0 +1,221 @@
+"""One ONNX emitter per IR op, keyed by the op's name (cnndsl.ops.OPS).
+
+An emitter reads one IR node and appends ONNX nodes and initializers to the
+Emission.  Adding a layer type to cnndsl means adding one row here.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from cnndsl.backends.onnx.context import INPUT_NAME, Emission
+from cnndsl.backends.onnx.folding import fold
+from cnndsl.errors import SpecError
+from cnndsl.ir.graph import Node, format_shape
+
+Emitter = Callable[[Emission, Node], None]
+EMITTERS: dict[str, Emitter] = {}
+
+
+def emitter(*ops: str):
+    def register(fn: Emitter) -> Emitter:
+        for op in ops:
+            if op in EMITTERS:
+                raise ValueError(f"ONNX emitter for {op!r} is registered twice")
+            EMITTERS[op] = fn
+        return fn
+    return register
+
+
+@emitter("input")
+def _input(ctx: Emission, node: Node) -> None:
+    ctx.values[node.id] = INPUT_NAME
+
+
+# -- layers with weights ----------------------------------------------------------
+
+def _weights(ctx: Emission, node: Node) -> tuple[str, list[str], str | None]:
+    """(output value, [weight, bias] initializer names, doc) with any batch
+    norm folded in; the folded layer writes the batch norm's value."""
+    weight = ctx.params.get(node, "weight")
+    bias = ctx.params.get(node, "bias") if node.attrs["bias"] else None
+    output, doc = ctx.value_name(node), None
+    bn_id = ctx.fold.get(node.id)
+    if bn_id is not None:
+        bn = ctx.graph.nodes[bn_id]
+        get = lambda suffix: ctx.params.get(bn, suffix)  # noqa: E731
+        affine = bn.attrs["affine"]
+        weight, bias = fold(weight, bias, get("running_mean"), get("running_var"),
+                            get("weight") if affine else None, get("bias") if affine else None,
+                            bn.attrs["eps"])
+        output, doc = ctx.value_name(bn), f"batch norm {bn.name} folded in"
+    names = [ctx.tensor(f"{node.name}.weight", weight)]
+    if bias is not None:
+        names.append(ctx.tensor(f"{node.name}.bias", bias))
+    return output, names, doc
+
+
+@emitter("conv")
+def _conv(ctx: Emission, node: Node) -> None:
+    a = node.attrs
+    output, tensors, doc = _weights(ctx, node)
+    ctx.op("Conv", [ctx.input(node), *tensors], node, output=output, doc_string=doc,
+           kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=list(a["pad"]),
+           dilations=list(a["dilation"]), group=a["groups"])
+    _alias_folded(ctx, node)
+
+
+@emitter("fc")
+def _fc(ctx: Emission, node: Node) -> None:
+    output, tensors, doc = _weights(ctx, node)
+    ctx.op("Gemm", [ctx.input(node), *tensors], node, output=output, doc_string=doc, transB=1)
+    _alias_folded(ctx, node)
+
+
+def _alias_folded(ctx: Emission, node: Node) -> None:
+    if node.id in ctx.fold:
+        ctx.values[ctx.fold[node.id]] = ctx.values[node.id]
+
+
+@emitter("bn")
+def _bn(ctx: Emission, node: Node) -> None:
+    if node.id in ctx.fold.values():
+        return  # folded into its producer, which already wrote this node's value
+    c = node.shape[0]
+    if node.attrs["affine"]:
+        scale = ctx.tensor(f"{node.name}.weight", ctx.params.get(node, "weight"))
+        shift = ctx.tensor(f"{node.name}.bias", ctx.params.get(node, "bias"))
+    else:
+        scale, shift = ctx.constant(np.ones(c)), ctx.constant(np.zeros(c))
+    mean = ctx.tensor(f"{node.name}.running_mean", ctx.params.get(node, "running_mean"))
+    var = ctx.tensor(f"{node.name}.running_var", ctx.params.get(node, "running_var"))
+    # works on N x C x H x W and on flat N x C alike
+    ctx.op("BatchNormalization", [ctx.input(node), scale, shift, mean, var], node,
+           epsilon=node.attrs["eps"])
+
+
+# -- pooling ----------------------------------------------------------------------
+
+def _pool(op_type: str, global_type: str) -> Emitter:
+    def emit(ctx: Emission, node: Node) -> None:
+        a = node.attrs
+        if a["kernel"] == "global":
+            ctx.op(global_type, [ctx.input(node)], node)
+            return
+        padded = any(a["pad"]) or a["ceil"]
+        # ONNX's count_include_pad defaults to 0, PyTorch's to True: always say which
+        count = int(a["count_pad"]) if op_type == "AveragePool" and padded else None
+        ctx.op(op_type, [ctx.input(node)], node, kernel_shape=list(a["kernel"]),
+               strides=list(a["stride"]), pads=list(a["pad"]) if any(a["pad"]) else None,
+               ceil_mode=1 if a["ceil"] else None, count_include_pad=count)
+    return emit
+
+
+EMITTERS["maxpool"] = _pool("MaxPool", "GlobalMaxPool")
+EMITTERS["avgpool"] = _pool("AveragePool", "GlobalAveragePool")
+
+
+def _adaptive(op_type: str, global_type: str) -> Emitter:
+    """Adaptive pooling whose windows are all alike: to 1x1 it is global
+    pooling; when the output size divides the input size it is a fixed pool
+    with kernel = stride = input // output; when the input divides the output
+    every window holds one element, so it is nearest-neighbour upsampling
+    (torchvision's classifiers at small inputs: 1x1 -> 7x7)."""
+    def emit(ctx: Emission, node: Node) -> None:
+        _, h, w = ctx.graph.nodes[node.inputs[0]].shape
+        oh, ow = node.attrs["size"]
+        x = ctx.input(node)
+        if (oh, ow) == (h, w):
+            ctx.alias(node, node.inputs[0])  # every window is one element: the identity
+        elif (oh, ow) == (1, 1):
+            ctx.op(global_type, [x], node)
+        elif h % oh == 0 and w % ow == 0:
+            k = [h // oh, w // ow]
+            ctx.op(op_type, [x], node, kernel_shape=k, strides=k)
+        elif oh % h == 0 and ow % w == 0:
+            if (h, w) == (1, 1):
+                ctx.op("Expand", [x, ctx.constant([1, 1, oh, ow], np.int64)], node)
+            else:
+                scales = ctx.constant([1.0, 1.0, oh / h, ow / w])
+                ctx.op("Resize", [x, "", scales], node, mode="nearest",
+                       coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+        else:
+            raise SpecError(
+                f"ONNX export: {node.name} pools a {format_shape((h, w))} map adaptively to "
+                f"{format_shape((oh, ow))}; its windows differ in size, which ONNX pooling "
+                "cannot express", node.span,
+                hint=f"use an input size that makes this map a multiple of "
+                     f"{format_shape((oh, ow))} (or a divisor of it), or a fixed pooling layer")
+    return emit
+
+
+EMITTERS["adaptive_avgpool"] = _adaptive("AveragePool", "GlobalAveragePool")
+EMITTERS["adaptive_maxpool"] = _adaptive("MaxPool", "GlobalMaxPool")
+
+
+# -- normalisation and pointwise ops ------------------------------------------------
+
+@emitter("lrn")
+def _lrn(ctx: Emission, node: Node) -> None:
+    a = node.attrs
+    size, x = a["size"], ctx.input(node)
+    if size % 2:
+        ctx.op("LRN", [x], node, size=size, alpha=a["alpha"], beta=a["beta"], bias=a["k"])
+        return
+    # For even sizes ONNX's LRN centres its window one channel later than PyTorch's
+    # ([c - size//2 + 1, c + size//2] against [c - size//2, c + size//2 - 1]), so
+    # spell PyTorch's out: x / (k + alpha/size * sum of squares over the window)^beta,
+    # the windowed sum being a 1x1 convolution with a band of ones.
+    c = node.shape[0]
+    band = np.zeros((c, c, 1, 1))
+    for out in range(c):
+        band[out, max(0, out - size // 2):out + (size - 1) // 2 + 1] = a["alpha"] / size
+    squares = ctx.op("Mul", [x, x], node, suffix="square")
+    window = ctx.tensor(f"{node.name}.window", band)
+    denom = ctx.op("Conv", [squares, window, ctx.constant(np.full(c, a["k"]))], node,
+                   suffix="sum", kernel_shape=[1, 1])
+    power = ctx.op("Pow", [denom, ctx.constant(a["beta"])], node, suffix="pow")
+    ctx.op("Div", [x, power], node)
+
+
+def _pointwise(op_type: str, **attrs) -> Emitter:
+    return lambda ctx, node: ctx.op(op_type, [ctx.input(node)], node, **attrs)
+
+
+EMITTERS.update({
+    "relu": _pointwise("Relu"),
+    "sigmoid": _pointwise("Sigmoid"),
+    "tanh": _pointwise("Tanh"),
+    "softmax": _pointwise("Softmax", axis=1),
+    "flatten": _pointwise("Flatten", axis=1),
+})
+
+
+@emitter("relu6")
+def _relu6(ctx: Emission, node: Node) -> None:
+    ctx.op("Clip", [ctx.input(node), ctx.constant(0.0), ctx.constant(6.0)], node)
+
+
+@emitter("leaky_relu")
+def _leaky_relu(ctx: Emission, node: Node) -> None:
+    ctx.op("LeakyRelu", [ctx.input(node)], node, alpha=node.attrs["slope"])
+
+
+@emitter("dropout")
+def _dropout(ctx: Emission, node: Node) -> None:
+    ctx.alias(node, node.inputs[0])  # the identity at inference: nothing to compute
+
+
+# -- merges -----------------------------------------------------------------------
+
+@emitter("add")
+def _add(ctx: Emission, node: Node) -> None:
+    inputs = [ctx.values[i] for i in node.inputs]
+    ctx.op("Add" if len(inputs) == 2 else "Sum", inputs, node)
+
+
+@emitter("concat")
+def _concat(ctx: Emission, node: Node) -> None:
+    ctx.op("Concat", [ctx.values[i] for i in node.inputs], node, axis=1)

@@ -1,0 +1,133 @@
+"""Where the exported weights come from: a state dict (a trained checkpoint or
+a live module's ``state_dict()``) or a fresh, deterministic initialisation.
+
+Names follow docs/ir.md: node ``basic3.conv1`` owns ``basic3.conv1.weight``
+and ``.bias``; a ``bn`` node owns ``weight``, ``bias`` (when affine),
+``running_mean``, ``running_var`` and ``num_batches_tracked`` (ignored here).
+"""
+
+from __future__ import annotations
+
+import zlib
+from math import sqrt
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from cnndsl.errors import SpecError
+from cnndsl.ir.graph import Graph, Node
+
+
+class WeightsError(SpecError):
+    """A checkpoint or state dict that does not fit the network."""
+
+
+def expected_params(node: Node) -> dict[str, tuple[int, ...]]:
+    """The tensors node `node` owns, by suffix, with their shapes."""
+    a = node.attrs
+    if node.op == "conv":
+        kh, kw = a["kernel"]
+        shapes = {"weight": (a["channels"], a["in_channels"] // a["groups"], kh, kw)}
+        return {**shapes, "bias": (a["channels"],)} if a["bias"] else shapes
+    if node.op == "fc":
+        shapes = {"weight": (a["features"], a["in_features"])}
+        return {**shapes, "bias": (a["features"],)} if a["bias"] else shapes
+    if node.op == "bn":
+        c = (node.shape[0],)
+        stats = {"running_mean": c, "running_var": c}
+        return {"weight": c, "bias": c, **stats} if a["affine"] else stats
+    return {}
+
+
+class ParamSource:
+    """Hands out each parameter as a float32 numpy array."""
+
+    def __init__(self, graph: Graph, state_dict: Mapping[str, object] | None = None):
+        self.graph = graph
+        self.arrays = None if state_dict is None else _check(graph, _to_numpy(state_dict))
+
+    def get(self, node: Node, suffix: str) -> np.ndarray:
+        shape = expected_params(node)[suffix]
+        key = f"{node.name}.{suffix}"
+        if self.arrays is not None:
+            return self.arrays[key]
+        return _fresh(node, suffix, shape, key)
+
+
+def _fresh(node: Node, suffix: str, shape: tuple[int, ...], key: str) -> np.ndarray:
+    """PyTorch's default initialisation (kaiming_uniform with a=sqrt(5) for conv
+    and fc weights, which is U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the same bound
+    for biases; batch norm starts as the identity).  Seeded by the tensor's
+    name, so an export is reproducible and editing one layer leaves the others'
+    initial weights alone."""
+    if node.op == "bn":
+        return (np.ones if suffix in ("weight", "running_var") else np.zeros)(shape, np.float32)
+    weight_shape = expected_params(node)["weight"]
+    fan_in = int(np.prod(weight_shape[1:]))
+    bound = 1.0 / sqrt(fan_in)
+    rng = np.random.default_rng(zlib.crc32(key.encode()))
+    return rng.uniform(-bound, bound, size=shape).astype(np.float32)
+
+
+def _to_numpy(state_dict: Mapping[str, object]) -> dict[str, np.ndarray]:
+    arrays = {}
+    for key, value in state_dict.items():
+        if hasattr(value, "detach"):  # a torch tensor; no need to import torch for that
+            value = value.detach().cpu().numpy()
+        arrays[key] = np.asarray(value)
+    # a module wrapped in DataParallel prefixes every key with "module."
+    if arrays and all(k.startswith("module.") for k in arrays):
+        arrays = {k[len("module."):]: v for k, v in arrays.items()}
+    return arrays
+
+
+def _check(graph: Graph, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    expected = {f"{node.name}.{suffix}": shape
+                for node in graph.nodes for suffix, shape in expected_params(node).items()}
+    missing = [k for k in expected if k not in arrays]
+    unexpected = [k for k in arrays if k not in expected and not k.endswith(".num_batches_tracked")]
+    wrong = [f"{k}: {_shape(arrays[k].shape)} in the weights, {_shape(s)} in the spec"
+             for k, s in expected.items() if k in arrays and tuple(arrays[k].shape) != s]
+    problems = []
+    if missing:
+        problems.append(f"missing {_few(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {_few(unexpected)}")
+    if wrong:
+        problems.append(f"wrong shape for {_few(wrong)}")
+    if problems:
+        raise WeightsError(f"the weights do not fit network {graph.name}: " + "; ".join(problems),
+                           hint="export with the spec (and --input/--set values) the "
+                                "checkpoint was trained with")
+    return {k: arrays[k].astype(np.float32, copy=False) for k in expected}
+
+
+def load_checkpoint(path: str | Path) -> dict[str, object]:
+    """The module state dict in a checkpoint written by `cnndsl train` (a dict
+    whose "model" entry is the state dict), or in a bare saved state dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} does not exist")
+    import torch  # only needed to read checkpoints
+
+    try:
+        data = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as exc:  # corrupt, truncated, or not a torch file at all
+        raise WeightsError(f"cannot read weights file {path}: {exc}",
+                           hint="pass a checkpoint written by `cnndsl train`") from None
+    if isinstance(data, Mapping) and isinstance(data.get("model"), Mapping):
+        data = data["model"]
+    if not isinstance(data, Mapping) or not all(hasattr(v, "shape") for v in data.values()):
+        raise WeightsError(f"weights file {path} holds neither a checkpoint nor a state dict",
+                           hint="pass a checkpoint written by `cnndsl train`")
+    return dict(data)
+
+
+def _shape(shape) -> str:
+    return "x".join(map(str, shape)) or "scalar"
+
+
+def _few(items: list[str], limit: int = 5) -> str:
+    more = len(items) - limit
+    return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")

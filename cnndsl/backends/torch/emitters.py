@@ -1,0 +1,206 @@
+"""The PyTorch emitter table: one row per IR op (see docs/ir.md for the attributes).
+
+A row turns a node into an `Emission`: the submodule to construct (callee and
+arguments; None for ops computed inline in `forward`) and a call template for
+`forward`, where `{self}` is the submodule and `{0}`, `{1}`, ... are the input
+variables.  Adding an op to the back end means adding one row here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from cnndsl.errors import SpecError
+from cnndsl.ir.graph import Graph, Node
+
+Arg = tuple  # (keyword or None, value)
+
+
+@dataclass(frozen=True)
+class EmitContext:
+    graph: Graph
+    users: list[list[int]]  # graph.users(), computed once
+
+
+@dataclass(frozen=True)
+class Emission:
+    callee: str | None  # e.g. "nn.Conv2d"; None: computed inline, no submodule
+    args: tuple[Arg, ...] = ()
+    call: str = "{self}({0})"
+    notes: tuple[str, ...] = field(default=())
+
+
+def _pair(v):
+    """(3, 3) -> 3, (1, 7) -> (1, 7): PyTorch accepts either."""
+    return v[0] if isinstance(v, tuple) and len(v) == 2 and v[0] == v[1] else v
+
+
+def _symmetric(pad) -> bool:
+    top, left, bottom, right = pad
+    return top == bottom and left == right
+
+
+def _pad_call(pad, value: str = "") -> str:
+    top, left, bottom, right = pad
+    extra = f", value={value}" if value else ""
+    return f"{{self}}(nn.functional.pad({{0}}, ({left}, {right}, {top}, {bottom}){extra}))"
+
+
+def _conv(node: Node, ctx: EmitContext) -> Emission:
+    a = node.attrs
+    args = [(None, a["in_channels"]), (None, a["channels"]),
+            ("kernel_size", _pair(a["kernel"])), ("stride", _pair(a["stride"]))]
+    call = "{self}({0})"
+    if _symmetric(a["pad"]):
+        if any(a["pad"]):
+            args.append(("padding", _pair(a["pad"][:2])))
+    else:  # e.g. resolved `same` with an even kernel: pad first, as TensorFlow does
+        call = _pad_call(a["pad"])
+    if a["dilation"] != (1, 1):
+        args.append(("dilation", _pair(a["dilation"])))
+    if a["groups"] != 1:
+        args.append(("groups", a["groups"]))
+    if not a["bias"]:
+        args.append(("bias", False))
+    return Emission("nn.Conv2d", tuple(args), call)
+
+
+def _pool_size(n: int, k: int, s: int, p: int, ceil: bool) -> int:
+    """PyTorch's pooling output size for symmetric padding p."""
+    span = n + 2 * p - k
+    out = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def _pool(kind: str):
+    module = {"maxpool": "MaxPool2d", "avgpool": "AvgPool2d"}[kind]
+
+    def emit(node: Node, ctx: EmitContext) -> Emission:
+        a = node.attrs
+        if a["kernel"] == "global":
+            return Emission(f"nn.Adaptive{module[:3]}Pool2d", ((None, 1),))
+        args = [("kernel_size", _pair(a["kernel"])), ("stride", _pair(a["stride"]))]
+        call = "{self}({0})"
+        padding = (0, 0)
+        if _symmetric(a["pad"]):
+            padding = a["pad"][:2]
+            if any(padding):
+                args.append(("padding", _pair(padding)))
+        elif kind == "avgpool" and not a["count_pad"]:
+            raise SpecError("asymmetric padding with count_pad=false has no PyTorch "
+                            "equivalent", node.span, "use symmetric padding or count_pad=true")
+        else:
+            call = _pad_call(a["pad"], 'float("-inf")' if kind == "maxpool" else "")
+        if a["ceil"]:
+            args.append(("ceil_mode", True))
+        if kind == "avgpool" and not a["count_pad"]:
+            args.append(("count_include_pad", False))
+        _check_pool_shape(node, ctx.graph, padding)
+        return Emission(f"nn.{module}", tuple(args), call)
+    return emit
+
+
+def _check_pool_shape(node: Node, graph: Graph, padding) -> None:
+    a = node.attrs
+    _, h, w = graph.nodes[node.inputs[0]].shape
+    top, left, bottom, right = a["pad"]
+    sizes = (h + top + bottom - 2 * padding[0], w + left + right - 2 * padding[1])
+    got = tuple(_pool_size(n, k, s, p, a["ceil"])
+                for n, k, s, p in zip(sizes, a["kernel"], a["stride"], padding))
+    if got != tuple(node.shape[1:]):
+        raise SpecError(f"{node.op} with padding {a['pad']} and ceil mode gives "
+                        f"{got[0]}x{got[1]} in PyTorch, not the checked "
+                        f"{node.shape[1]}x{node.shape[2]}", node.span,
+                        "use symmetric padding with ceil=true")
+
+
+def _adaptive(module: str):
+    def emit(node: Node, ctx: EmitContext) -> Emission:
+        return Emission(f"nn.{module}", ((None, _pair(node.attrs["size"])),))
+    return emit
+
+
+def _bn(node: Node, ctx: EmitContext) -> Emission:
+    a = node.attrs
+    args = [(None, node.shape[0])]
+    if a["eps"] != 1e-5:
+        args.append(("eps", a["eps"]))
+    if a["momentum"] != 0.1:
+        args.append(("momentum", a["momentum"]))
+    if not a["affine"]:
+        args.append(("affine", False))
+    kind = "BatchNorm1d" if len(node.shape) == 1 else "BatchNorm2d"
+    return Emission(f"nn.{kind}", tuple(args))
+
+
+def _lrn(node: Node, ctx: EmitContext) -> Emission:
+    a = node.attrs
+    return Emission("nn.LocalResponseNorm", ((None, a["size"]), ("alpha", a["alpha"]),
+                                              ("beta", a["beta"]), ("k", a["k"])))
+
+
+# ReLU may overwrite its input when nothing else reads it and the producer's
+# backward does not need its own output (as torchvision's nn.ReLU(inplace=True)).
+_INPLACE_SAFE_AFTER = {"conv", "bn", "add", "concat", "fc"}
+
+
+def _relu(node: Node, ctx: EmitContext) -> Emission:
+    source = ctx.graph.nodes[node.inputs[0]]
+    inplace = source.op in _INPLACE_SAFE_AFTER and len(ctx.users[source.id]) == 1
+    return Emission("nn.ReLU", (("inplace", True),) if inplace else ())
+
+
+def _simple(callee: str, *attrs: tuple[str | None, str]):
+    def emit(node: Node, ctx: EmitContext) -> Emission:
+        return Emission(callee, tuple((kw, node.attrs[key]) for kw, key in attrs))
+    return emit
+
+
+def _fc(node: Node, ctx: EmitContext) -> Emission:
+    a = node.attrs
+    args = [(None, a["in_features"]), (None, a["features"])]
+    if not a["bias"]:
+        args.append(("bias", False))
+    return Emission("nn.Linear", tuple(args))
+
+
+def _inline(template):
+    def emit(node: Node, ctx: EmitContext) -> Emission:
+        return Emission(None, (), template(len(node.inputs)))
+    return emit
+
+
+EMITTERS: dict[str, Callable[[Node, EmitContext], Emission]] = {
+    "conv": _conv,
+    "maxpool": _pool("maxpool"),
+    "avgpool": _pool("avgpool"),
+    "adaptive_avgpool": _adaptive("AdaptiveAvgPool2d"),
+    "adaptive_maxpool": _adaptive("AdaptiveMaxPool2d"),
+    "bn": _bn,
+    "lrn": _lrn,
+    "relu": _relu,
+    "relu6": _simple("nn.ReLU6"),
+    "leaky_relu": _simple("nn.LeakyReLU", (None, "slope")),
+    "sigmoid": _simple("nn.Sigmoid"),
+    "tanh": _simple("nn.Tanh"),
+    "softmax": lambda node, ctx: Emission("nn.Softmax", (("dim", 1),)),
+    "dropout": _simple("nn.Dropout", ("p", "p")),
+    "flatten": _inline(lambda n: "torch.flatten({0}, 1)"),
+    "fc": _fc,
+    "add": _inline(lambda n: " + ".join(f"{{{i}}}" for i in range(n))),
+    "concat": _inline(lambda n: "torch.cat([" + ", ".join(f"{{{i}}}" for i in range(n))
+                      + "], 1)"),
+}
+
+
+def emit(node: Node, ctx: EmitContext) -> Emission:
+    """The emission for `node`; SpecError naming the op when the table has no row."""
+    row = EMITTERS.get(node.op)
+    if row is None:
+        raise SpecError(f"the PyTorch back end has no emitter for op {node.op!r} "
+                        f"(layer {node.name})", node.span,
+                        "add a row for it to cnndsl/backends/torch/emitters.py")
+    return row(node, ctx)

@@ -1,0 +1,86 @@
+"""Safe text for generated source: identifiers, literals and comments.
+
+Everything a spec (or a hand-built IR) names ends up in Python source, so
+nothing is pasted in unchecked: identifiers must be plain ASCII Python names
+that are not keywords and cannot shadow what the generated code relies on,
+literals are produced by `literal()` from a closed set of types, and free text
+(paths, network names in comments) goes through `comment_text()`.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+
+from cnndsl.errors import Span, SpecError
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+# Names the generated code itself uses; a spec name equal to one gets a trailing "_".
+RESERVED = frozenset({"self", "super", "torch", "nn", "x", "out", "in_channels", "forward",
+                      "training", "float"})
+
+
+def check_identifier(name: str, what: str, span: Span | None = None) -> str:
+    """`name` if it is safe as a Python identifier in generated code, else SpecError."""
+    if (not isinstance(name, str) or not _IDENTIFIER.match(name) or keyword.iskeyword(name)
+            or keyword.issoftkeyword(name) or name.startswith("__")):
+        raise SpecError(f"{what} {comment_text(str(name))!r} cannot be used as a Python name "
+                        f"in generated code", span,
+                        "use letters, digits and underscores, not starting with a digit or __")
+    return name
+
+
+def attribute_name(name: str, span: Span | None = None) -> str:
+    """A submodule attribute (one segment of a hierarchical IR name)."""
+    check_identifier(name, "layer name", span)
+    if name in RESERVED or name.startswith("_"):
+        raise SpecError(f"layer name {name!r} clashes with a name nn.Module uses", span)
+    return name
+
+
+def parameter_name(name: str, span: Span | None = None) -> str:
+    """A constructor parameter named after a block argument; escaped, never rejected
+    unless it is not a name at all."""
+    if isinstance(name, str) and (keyword.iskeyword(name) or keyword.issoftkeyword(name)
+                                  or name in RESERVED):
+        name = name + "_"
+    return check_identifier(name, "block argument", span)
+
+
+def class_name(name: str, taken: set[str], span: Span | None = None) -> str:
+    """CamelCase class name for a block or network (`basic_block` -> `BasicBlock`),
+    unique among `taken` (which it updates)."""
+    check_identifier(name, "block or network name", span)
+    base = "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "Block"
+    if base in ("Module", "Tensor") or keyword.iskeyword(base):
+        base += "Block"
+    candidate, k = base, 2
+    while candidate in taken:
+        candidate, k = f"{base}{k}", k + 1
+    taken.add(candidate)
+    return candidate
+
+
+def literal(value) -> str:
+    """Python source for an attribute value: bool, int, finite float, str, or a tuple of them."""
+    if value is None or isinstance(value, (bool, int)):
+        return repr(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SpecError(f"value {value!r} cannot be written into generated code")
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value)  # repr of a str is always a valid, closed string literal
+    if isinstance(value, tuple):
+        items = [literal(v) for v in value]
+        return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
+    raise SpecError(f"value of type {type(value).__name__} cannot be written into generated code")
+
+
+def comment_text(text: str) -> str:
+    """One line of printable ASCII, safe inside a comment or a docstring."""
+    escaped = str(text).encode("unicode_escape").decode("ascii")
+    escaped = "".join(c if c.isprintable() else "?" for c in escaped)
+    return escaped.replace('"', "'")

@@ -1,0 +1,63 @@
+"""`cnndsl graph SPEC -o net.svg`: an architecture diagram drawn from the IR."""
+
+from __future__ import annotations
+
+import sys
+
+from cnndsl.commands.check import parse_overrides
+from cnndsl.network import load
+
+HELP = "draw a spec's architecture diagram (.svg/.png/.pdf via Graphviz, .dot, or Mermaid .md)"
+ORDER = 50
+
+# exit status when Graphviz is missing: the .dot was written, the picture was not
+EXIT_NO_GRAPHVIZ = 3
+
+
+def _depth(text: str) -> int:
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("depth must be 1 or more (leave it out for every layer)")
+    return value
+
+
+def configure(parser) -> None:
+    parser.add_argument("spec", help="the .cnn file")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="net.svg, net.png or net.pdf (rendered by Graphviz), "
+                             "net.dot (Graphviz source), net.md (Mermaid in a Markdown fence) "
+                             "or net.mmd (bare Mermaid)")
+    parser.add_argument("--depth", type=_depth, metavar="N",
+                        help="collapse block calls nested N deep into one box each "
+                             "(1: one box per top-level block call); default: every layer")
+    parser.add_argument("--input", help="override the input size, e.g. 3x32x32")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a network parameter, e.g. --set classes=10")
+
+
+def run(args) -> int:
+    from cnndsl.backends.graph import INSTALL_HINT, diagram_format, write_diagram
+    try:
+        diagram_format(args.output)
+    except ValueError as exc:
+        print(f"cnndsl graph: {exc}", file=sys.stderr)
+        return 1
+    net = load(args.spec, input=args.input, params=parse_overrides(args.set))
+    for warning in net.warnings:
+        print(warning.render(), file=sys.stderr)
+    try:
+        written = write_diagram(net.graph, args.output, args.depth)
+    except (OSError, RuntimeError) as exc:
+        print(f"cnndsl graph: {exc}", file=sys.stderr)
+        return 1
+    if not written.rendered:
+        print(f"cnndsl graph: Graphviz `dot` is not on PATH, so wrote {written.path} instead of "
+              f"{args.output}; {INSTALL_HINT}, then run `dot -T{diagram_format(args.output)} "
+              f"{written.path} -o {args.output}`", file=sys.stderr)
+        return EXIT_NO_GRAPHVIZ
+    print(f"wrote {written.path}")
+    return 0

@@ -1,0 +1,64 @@
+"""Every bad spec in tests/errors/ gives exactly the diagnostic in its .err file.
+
+Regenerate the .err files after an intended wording change with
+`pytest tests/test_diagnostics.py --update-golden`, then review the diff.
+"""
+
+from pathlib import Path
+
+import pytest
+
+import cnndsl
+from cnndsl.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+ERRORS = sorted((ROOT / "tests" / "errors").glob("*.cnn"))
+
+
+@pytest.mark.parametrize("spec", ERRORS, ids=[p.stem for p in ERRORS])
+def test_diagnostic_matches_golden(spec, capsys, monkeypatch, update_golden):
+    monkeypatch.chdir(ROOT)
+    relative = spec.relative_to(ROOT).as_posix()
+    code = main(["check", "-q", relative])
+    captured = capsys.readouterr()
+    golden = spec.with_suffix(".err")
+    if update_golden:
+        golden.write_text(captured.err)
+    expected = golden.read_text()
+    assert captured.err == expected
+    assert code == (1 if ": error: " in expected else 0)
+    assert "Traceback" not in captured.err
+    first = expected.splitlines()[0]
+    assert first.startswith(f"{relative}:"), "every diagnostic names file:line:col"
+
+
+@pytest.mark.parametrize("spec", ERRORS, ids=[p.stem for p in ERRORS])
+def test_api_reports_the_same_location(spec, monkeypatch):
+    """The Python API raises SpecError (or returns warnings) with the CLI's location."""
+    monkeypatch.chdir(ROOT)
+    relative = spec.relative_to(ROOT).as_posix()
+    expected_first = spec.with_suffix(".err").read_text().splitlines()[0]
+    if ": error: " in expected_first:
+        with pytest.raises(cnndsl.SpecError) as info:
+            cnndsl.load(relative)
+        line, column = info.value.span.line, info.value.span.column
+        assert str(info.value).startswith(f"{relative}:{line}:{column}: error: ")
+        assert str(info.value).splitlines()[0] == expected_first
+    else:
+        net = cnndsl.load(relative)
+        assert net.warnings[0].render().splitlines()[0] == expected_first
+
+
+def test_every_error_spec_has_a_golden_file():
+    missing = [p.name for p in ERRORS if not p.with_suffix(".err").exists()]
+    assert not missing
+
+
+def test_issue_diagnostics_are_all_covered():
+    # The diagnostics issue #2 asks for, each with its own bad spec.
+    required = {"unexpected_token", "unknown_layer", "unknown_block", "unknown_name",
+                "too_many_arguments", "unknown_keyword", "missing_argument",
+                "add_shape_mismatch", "concat_spatial_mismatch", "spatial_size_zero",
+                "kernel_too_large", "groups_not_dividing", "fc_unflattened", "repeat_zero",
+                "recursive_block", "absurd_repeat", "stride_drops_pixels"}
+    assert required <= {p.stem for p in ERRORS}

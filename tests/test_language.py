@@ -1,0 +1,160 @@
+"""Each language construct, checked through the shapes and counts it produces."""
+
+from pathlib import Path
+
+import pytest
+
+import cnndsl
+
+SPECS = Path(__file__).resolve().parent / "specs"
+
+
+def net(body: str, input: str = "3x32x32", blocks: str = ""):
+    return cnndsl.loads(f"{blocks}\nnetwork t {{\n  input {input}\n{body}\n}}\n")
+
+
+def shapes(n):
+    return {node.name: node.shape for node in n.graph.nodes}
+
+
+def test_statements_split_on_newlines_and_semicolons_and_args_span_lines():
+    n = net("conv(8, 3,\n       pad=1); relu\n  bn")
+    assert [node.op for node in n.graph.layers()] == ["conv", "relu", "bn"]
+
+
+@pytest.mark.parametrize("layer,expected", [
+    ("conv(8, 3)", (8, 30, 30)),
+    ("conv(8, 3, pad=1)", (8, 32, 32)),
+    ("conv(8, 3, pad=same)", (8, 32, 32)),
+    ("conv(8, 4, stride=2, pad=same)", (8, 16, 16)),  # asymmetric 'same' padding
+    ("conv(8, 3, dilation=2)", (8, 28, 28)),
+    ("conv(8, 1x7, pad=0x3)", (8, 32, 32)),
+    ("conv(8, (7, 1), pad=(3, 0))", (8, 32, 32)),
+    ("conv(8, 3, pad=(0, 0, 1, 1))", (8, 31, 31)),
+    ("conv(8, 3, pad=valid)", (8, 30, 30)),
+    ("maxpool(3, stride=2)", (3, 15, 15)),
+    ("maxpool(2, stride=2, ceil=true)", (3, 16, 16)),
+    ("avgpool(3, stride=2, pad=1)", (3, 16, 16)),
+    ("avgpool(global)", (3, 1, 1)),
+    ("maxpool(global)", (3, 1, 1)),
+    ("adaptive_avgpool(6)", (3, 6, 6)),
+    ("adaptive_avgpool(2x4)", (3, 2, 4)),
+    ("lrn(5, alpha=1e-4, beta=0.75, k=2)", (3, 32, 32)),
+    ("leaky_relu(0.2)", (3, 32, 32)),
+    ("dropout(0.5)", (3, 32, 32)),
+    ("flatten", (3072,)),
+])
+def test_layer_output_shapes(layer, expected):
+    assert net(layer).output_shape == expected
+
+
+def test_ceil_mode_never_starts_a_window_in_the_padding():
+    # PyTorch's rule: 5x5, kernel 2, stride 2, pad 1, ceil -> 3, not 4
+    assert net("maxpool(2, stride=2, pad=1, ceil=true)", input="1x5x5").output_shape == (1, 3, 3)
+
+
+def test_groups_and_bias_in_parameter_count():
+    n = net("conv(64, 3, pad=1, groups=4, bias=false)", input="32x8x8")
+    assert n.analysis.total_params == 64 * (32 // 4) * 9
+
+
+def test_block_defaults_keywords_and_arithmetic():
+    blocks = "block b(c, expansion = 4, mid = c // expansion) { conv(mid, 1); conv(c, 1) }"
+    n = net("b(64)\n  b(c=32, expansion=2)", blocks=blocks, input="16x8x8")
+    assert [node.shape[0] for node in n.graph.layers()] == [16, 64, 16, 32]
+
+
+def test_defaults_can_read_the_input_shape():
+    blocks = "block same_width(w = in.channels) { conv(w, 3, pad=1) }"
+    assert net("same_width", blocks=blocks, input="24x8x8").output_shape == (24, 8, 8)
+
+
+def test_repeat_with_index_and_let():
+    n = net("repeat 3 as i {\n let c = 16 * 2 ** i\n conv(c, 3, stride=2, pad=1)\n }")
+    assert [node.shape for node in n.graph.layers()] == [(16, 16, 16), (32, 8, 8), (64, 4, 4)]
+
+
+def test_if_else_if_chain():
+    blocks = ("block pick(n) {\n if n == 1 { relu } else if n == 2 { sigmoid }\n"
+              " else { tanh }\n}")
+    n = net("pick(1); pick(2); pick(3)", blocks=blocks)
+    assert [node.op for node in n.graph.layers()] == ["relu", "sigmoid", "tanh"]
+
+
+def test_residual_with_projection_only_where_needed():
+    blocks = """
+block basic(c, stride = 1) {
+  add {
+    path { conv(c, 3, stride=stride, pad=1, bias=false); bn; relu
+           conv(c, 3, pad=1, bias=false); bn }
+    path if stride != 1 or in.channels != c { conv(c, 1, stride=stride, bias=false); bn }
+    else identity
+  }
+  relu
+}"""
+    n = net("basic(16); basic(32, stride=2)", blocks=blocks, input="16x8x8")
+    ops = [node.op for node in n.graph.layers()]
+    assert ops.count("conv") == 5  # 2 + 2 + one projection
+    first_add = next(node for node in n.graph.nodes if node.name == "basic1.add1")
+    assert n.graph.nodes[first_add.inputs[1]].op == "input"  # identity shortcut
+    assert n.output_shape == (32, 4, 4)
+
+
+def test_named_values_give_long_skips():
+    # a U-Net step: encode, downsample, decode, upsample, concatenate the long skip
+    n = net("conv(8, 3, pad=1) -> skip\n  maxpool(2); conv(8, 3, pad=1)\n"
+            "  upsample(2)\n  concat { identity; skip }")
+    assert n.output_shape == (16, 32, 32)
+    concat = n.graph.output_node
+    assert [n.graph.nodes[i].op for i in concat.inputs] == ["upsample", "conv"]
+
+
+def test_path_from_a_named_value():
+    n = net("conv(8, 1) -> a\n  conv(4, 1)\n  concat { identity; path from a { conv(2, 1) } }")
+    assert n.output_shape == (6, 32, 32)
+
+
+def test_dense_connectivity_grows_channels():
+    blocks = "block dense(k) { concat { identity; path { bn; relu; conv(k, 3, pad=1) } } }"
+    n = net("repeat 4 { dense(12) }", blocks=blocks, input="24x8x8")
+    assert n.output_shape == (24 + 4 * 12, 8, 8)
+
+
+def test_conditional_branch_switched_off_leaves_the_other():
+    blocks = "block maybe(on) { concat { path if on { conv(4, 1) }; identity } }"
+    assert net("maybe(false)", blocks=blocks).output_shape == (3, 32, 32)
+    assert net("maybe(true)", blocks=blocks).output_shape == (7, 32, 32)
+
+
+def test_imports_are_relative_to_the_importing_file():
+    n = cnndsl.load(SPECS / "lang_import.cnn")
+    assert n.output_shape == (32, 16, 16)
+    assert [node.name for node in n.graph.layers()][:3] == [
+        "conv_bn1.conv1", "conv_bn1.bn1", "conv_bn1.relu1"]
+
+
+def test_hierarchical_names_and_scopes():
+    blocks = "block inner(c) { conv(c, 1) }\nblock outer(c) { inner(c); inner(c) }"
+    n = net("outer(4); outer(8)", blocks=blocks)
+    names = [node.name for node in n.graph.layers()]
+    assert names == ["outer1.inner1.conv1", "outer1.inner2.conv1",
+                     "outer2.inner1.conv1", "outer2.inner2.conv1"]
+    last = n.graph.nodes[-1]
+    assert [f.block for f in last.scope] == ["outer", "inner"]
+    assert last.scope[0].args == (("c", 8),)
+
+
+def test_input_override_and_network_parameters():
+    text = "network t(classes = 1000) {\n input 3x224x224\n avgpool(global); flatten; fc(classes)\n}"
+    n = cnndsl.loads(text, input="3x32x32", params={"classes": 10})
+    assert n.input_shape == (3, 32, 32) and n.output_shape == (10,)
+
+
+def test_comments_and_blank_lines_are_ignored():
+    n = net("# a comment\n\n  conv(4, 1)  # trailing comment\n\n  ;;relu")
+    assert [node.op for node in n.graph.layers()] == ["conv", "relu"]
+
+
+def test_bn_on_flat_vectors_and_fc_inference():
+    n = net("flatten; fc(64); bn; relu; fc(10)", input="4x2x2")
+    assert n.analysis.total_params == (16 * 64 + 64) + 2 * 64 + (64 * 10 + 10)
