@@ -158,3 +158,17 @@ def test_comments_and_blank_lines_are_ignored():
 def test_bn_on_flat_vectors_and_fc_inference():
     n = net("flatten; fc(64); bn; relu; fc(10)", input="4x2x2")
     assert n.analysis.total_params == (16 * 64 + 64) + 2 * 64 + (64 * 10 + 10)
+
+
+@pytest.mark.parametrize("source,value", [
+    ("-2 ** 2", -4), ("2 ** 3 ** 2", 512), ("2 ** -1", 0.5), ("1 + 2 * 3", 7),
+    ("(1 + 2) * 3", 9), ("10 - 4 - 3", 3), ("7 // 2 * 2", 6), ("100 / 4 / 5", 5),
+    ("64 / 3 * 3", 64.0), ("not 1 == 2", True), ("not true or true", True),
+    ("1 < 2 and 3 < 2 or true", True), ("1 == 1 and not 2 == 3", True), ("-(3)", -3),
+    ("+4", 4), ("max(3, 8, 5) - min(2, 1)", 7), ("ceil(7 / 2) + floor(7 / 2)", 7),
+])
+def test_expression_precedence_follows_python(source, value):
+    from cnndsl.elaborate.expressions import Evaluator
+    from cnndsl.syntax import parse_text
+    module = parse_text(f"block b(x = {source}) {{ relu }}", "expr.cnn")
+    assert Evaluator({}, None)(module.blocks[0].params[0].default) == value

@@ -31,12 +31,13 @@ class ReceptiveField:
 
 def costs(graph: Graph) -> list[Cost]:
     result = []
-    for node in graph.nodes:
-        op, attrs = OPS[node.op], dict(node.attrs)
-        ins = [graph.nodes[i].shape for i in node.inputs]
-        result.append(Cost(op.params(attrs, ins, node.shape), op.buffers(attrs, ins, node.shape),
-                           op.macs(attrs, ins, node.shape), op.other_ops(attrs, ins, node.shape),
-                           op.fvcore_extra(attrs, ins, node.shape)))
+    nodes = graph.nodes
+    for node in nodes:
+        op, attrs, out = OPS[node.op], node.attrs, node.shape
+        ins = [nodes[i].shape for i in node.inputs]
+        result.append(Cost(op.params(attrs, ins, out), op.buffers(attrs, ins, out),
+                           op.macs(attrs, ins, out), op.other_ops(attrs, ins, out),
+                           op.fvcore_extra(attrs, ins, out)))
     return result
 
 
@@ -44,19 +45,24 @@ def receptive_fields(graph: Graph) -> list[ReceptiveField]:
     """r_out = r_in + (k_eff - 1) * j_in and j_out = j_in * s, per spatial axis;
     a merge takes the largest field of its branches."""
     result: list[ReceptiveField] = []
-    for node in graph.nodes:
+    nodes = graph.nodes
+    for node in nodes:
         if not node.inputs:
             result.append(ReceptiveField((1, 1), (1, 1)))
             continue
-        ins = [result[i] for i in node.inputs]
-        size = tuple(max(rf.size[a] for rf in ins) for a in (0, 1))
-        jump = tuple(max(rf.jump[a] for rf in ins) for a in (0, 1))
-        window = OPS[node.op].window(dict(node.attrs),
-                                     [graph.nodes[i].shape for i in node.inputs])
+        if len(node.inputs) == 1:
+            field = result[node.inputs[0]]
+        else:
+            ins = [result[i] for i in node.inputs]
+            field = ReceptiveField((max(f.size[0] for f in ins), max(f.size[1] for f in ins)),
+                                   (max(f.jump[0] for f in ins), max(f.jump[1] for f in ins)))
+        window = OPS[node.op].window(node.attrs, [nodes[i].shape for i in node.inputs])
         if window is not None:
-            size = tuple(size[a] + (window.kernel[a] - 1) * jump[a] for a in (0, 1))
-            jump = tuple(jump[a] * window.stride[a] for a in (0, 1))
-        result.append(ReceptiveField(size, jump))  # type: ignore[arg-type]
+            (rh, rw), (jh, jw) = field.size, field.jump
+            field = ReceptiveField((rh + (window.kernel[0] - 1) * jh,
+                                    rw + (window.kernel[1] - 1) * jw),
+                                   (jh * window.stride[0], jw * window.stride[1]))
+        result.append(field)
     return result
 
 

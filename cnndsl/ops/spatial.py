@@ -15,7 +15,7 @@ def feature_map(op: str, shape: Shape) -> tuple[int, int, int]:
 
 
 def effective_kernel(kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:
-    return tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))  # type: ignore[return-value]
+    return (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
 
 
 def resolve_pads(pad, kernel_eff, stride, size) -> tuple[int, int, int, int]:

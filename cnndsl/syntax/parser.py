@@ -80,7 +80,7 @@ _FRIENDLY = {
     "STRING": "a string", "_NL": "a new line or ';'", "SEMICOLON": "';'",
     "LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", "COMMA": "','",
     "EQUAL": "'='", "DOT": "'.'", "MERGE": "'add' or 'concat'", "$END": "end of file",
-    "COMPARE": "a comparison", "ADDOP": "'+' or '-'", "MULOP": "'*', '/', '//' or '%'",
+    "COMPARE": "a comparison", "SIGN": "'+' or '-'", "MULOP": "'*', '/', '//' or '%'",
     "POWOP": "'**'", "MINUS": "'-'", "PLUS": "'+'", "__ANON_0": "'->'",
 }
 
@@ -93,7 +93,7 @@ def _describe(terminal: str) -> str:
 
 # Operators are left out of "expected ..." lists when something else would fit too:
 # after `conv(16, 3` a person needs to hear "',' or ')'", not every operator.
-_OPERATORS = {"MULOP", "ADDOP", "POWOP", "COMPARE", "__ANON_0", "AND", "OR"}
+_OPERATORS = {"MULOP", "SIGN", "POWOP", "COMPARE", "__ANON_0", "AND", "OR"}
 
 
 def _expected_list(expected) -> str:

@@ -8,6 +8,49 @@ from cnndsl.errors import Span
 from cnndsl.syntax import ast
 
 
+# Binary operators: precedence and whether they associate to the right.
+PRECEDENCE = {"or": (1, False), "and": (2, False),
+              **{op: (4, False) for op in ("==", "!=", "<", "<=", ">", ">=")},
+              "+": (5, False), "-": (5, False),
+              **{op: (6, False) for op in ("*", "/", "//", "%")},
+              "**": (8, True)}
+# Prefix operators bind their operand at this precedence: `not a == b` is
+# `not (a == b)`, and `-2 ** 2` is `-(2 ** 2)`, as in Python.
+PREFIX_PRECEDENCE = {"not": 3, "-": 7, "+": 7}
+
+
+def _join(first: Span, last: Span) -> Span:
+    return Span(first.path, first.line, first.column, last.end_line, last.end_column)
+
+
+class _Climber:
+    """Precedence climbing over a flat expression: operands (AST nodes) and
+    operator tokens as (type, text, span) triples."""
+
+    def __init__(self, items):
+        self.items = items
+        self.pos = 0
+
+    def parse(self, min_precedence: int):
+        item = self.items[self.pos]
+        self.pos += 1
+        if isinstance(item, tuple):  # a prefix operator
+            _, op, span = item
+            operand = self.parse(PREFIX_PRECEDENCE[op])
+            left = operand if op == "+" else ast.Unary(op, operand, _join(span, operand.span))
+        else:
+            left = item
+        while self.pos < len(self.items):
+            _, op, _ = self.items[self.pos]
+            precedence, right_assoc = PRECEDENCE[op]
+            if precedence < min_precedence:
+                break
+            self.pos += 1
+            right = self.parse(precedence if right_assoc else precedence + 1)
+            left = ast.Binary(op, left, right, _join(left.span, right.span))
+        return left
+
+
 @v_args(meta=True)
 class TreeToAst(Transformer):
     def __init__(self, path: str):
@@ -145,21 +188,7 @@ class TreeToAst(Transformer):
     def tuple_lit(self, meta, children):
         return ast.TupleExpr(tuple(c for c in children if c is not None), self._span(meta))
 
-    def signed(self, meta, children):
-        sign, operand = children
-        return operand if sign == "+" else ast.Unary("-", operand, self._span(meta))
-
-    def not_op(self, meta, children):
-        return ast.Unary("not", children[0], self._span(meta))
-
-    def binary(self, meta, children):
-        left, op, right = children
-        return ast.Binary(str(op), left, right, self._span(meta))
-
-    compare = binary
-
-    def and_op(self, meta, children):
-        return ast.Binary("and", children[0], children[1], self._span(meta))
-
-    def or_op(self, meta, children):
-        return ast.Binary("or", children[0], children[1], self._span(meta))
+    def expr(self, meta, children):
+        items = [(c.type, str(c), self._tok_span(c)) if isinstance(c, Token) else c
+                 for c in children]
+        return _Climber(items).parse(0)
