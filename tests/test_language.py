@@ -166,9 +166,19 @@ def test_bn_on_flat_vectors_and_fc_inference():
     ("64 / 3 * 3", 64.0), ("not 1 == 2", True), ("not true or true", True),
     ("1 < 2 and 3 < 2 or true", True), ("1 == 1 and not 2 == 3", True), ("-(3)", -3),
     ("+4", 4), ("max(3, 8, 5) - min(2, 1)", 7), ("ceil(7 / 2) + floor(7 / 2)", 7),
+    ("1 if 2 > 1 else 0", 1), ("1 if false else 2 if false else 3", 3),
+    ("1 + 1 if true else 0", 2), ("(1 if true else 0) + 1", 2),
 ])
 def test_expression_precedence_follows_python(source, value):
     from cnndsl.elaborate.expressions import Evaluator
     from cnndsl.syntax import parse_text
     module = parse_text(f"block b(x = {source}) {{ relu }}", "expr.cnn")
     assert Evaluator({}, None)(module.blocks[0].params[0].default) == value
+
+
+def test_conditional_expression_evaluates_only_the_chosen_side():
+    blocks = "block s(n, c, stride = 1) { repeat n as i { conv(c, 3, stride=stride if i == 0 " \
+             "else 1, pad=1) } }"
+    n = net("s(1, 4, stride=2); s(2, 8, stride=1 if true else 1 // 0)", blocks=blocks,
+            input="3x16x16")
+    assert [node.shape for node in n.graph.layers()] == [(4, 8, 8), (8, 8, 8), (8, 8, 8)]

@@ -124,6 +124,9 @@ class Evaluator:
             raise SpecError(f"{e.name}() takes one number, got {len(values)}", e.span)
         return fn(*values) if e.name in ("min", "max") else fn(values[0])
 
+    def _Conditional(self, e: ast.Conditional):
+        return self(e.then) if self.condition(e.condition) else self(e.otherwise)
+
     def _TupleExpr(self, e: ast.TupleExpr):
         return tuple(self(i) for i in e.items)
 

@@ -58,7 +58,17 @@ class TupleExpr:
     span: Span
 
 
-Expr = Union[Literal, NameRef, InputAttr, Unary, Binary, FuncCall, TupleExpr]
+@dataclass(frozen=True)
+class Conditional:
+    """``then if condition else otherwise``; only the chosen side is evaluated."""
+
+    condition: "Expr"
+    then: "Expr"
+    otherwise: "Expr"
+    span: Span
+
+
+Expr = Union[Literal, NameRef, InputAttr, Unary, Binary, FuncCall, TupleExpr, Conditional]
 
 
 # ---- statements ------------------------------------------------------------

@@ -188,7 +188,11 @@ class TreeToAst(Transformer):
     def tuple_lit(self, meta, children):
         return ast.TupleExpr(tuple(c for c in children if c is not None), self._span(meta))
 
-    def expr(self, meta, children):
+    def conditional(self, meta, children):
+        then, condition, otherwise = children
+        return ast.Conditional(condition, then, otherwise, self._span(meta))
+
+    def chain(self, meta, children):
         items = [(c.type, str(c), self._tok_span(c)) if isinstance(c, Token) else c
                  for c in children]
         return _Climber(items).parse(0)
