@@ -97,6 +97,8 @@ _OPERATORS = {"MULOP", "SIGN", "POWOP", "COMPARE", "__ANON_0", "AND", "OR"}
 
 
 def _expected_list(expected) -> str:
+    if "RPAR" in expected:  # inside an argument list, only these two help
+        expected = [t for t in ("COMMA", "RPAR") if t in expected]
     wanted = [t for t in expected if t not in _OPERATORS] or list(expected)
     if "_NL" in wanted:
         wanted = [t for t in wanted if t != "SEMICOLON"]
