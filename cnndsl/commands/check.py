@@ -21,6 +21,9 @@ def configure(parser) -> None:
                         help="override a network parameter, e.g. --set classes=10")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only diagnostics; the exit code says whether the spec is valid")
+    parser.add_argument("--connections", action="store_true",
+                        help="add a 'Connected to' column naming each layer's inputs "
+                             "(branches, merges, named skips); with --format table")
 
 
 def parse_overrides(items: list[str]) -> dict[str, object]:
@@ -54,6 +57,9 @@ def run(args) -> int:
         return 0
     if args.format == "json":
         print(json.dumps(net.report(), indent=1))
+    elif args.connections and args.format == "table":
+        from cnndsl.report.connections import render_connections_table
+        print(render_connections_table(net.analysis))
     else:
         from cnndsl.report.table import render_markdown, render_table
         print(render_table(net.analysis) if args.format == "table"

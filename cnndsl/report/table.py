@@ -51,20 +51,24 @@ def summary_lines(analysis: Analysis) -> list[str]:
     ]
 
 
-def render_table(analysis: Analysis) -> str:
-    body = rows(analysis)
+RIGHT_ALIGNED = {3, 4, 5, 6}  # the numeric columns
+
+
+def render_table(analysis: Analysis, header: tuple[str, ...] = COLUMNS,
+                 body: list[tuple[str, ...]] | None = None) -> str:
+    """The check table; `header`/`body` extend it with more columns (--connections)."""
+    body = rows(analysis) if body is None else body
     widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h)
-              for i, h in enumerate(COLUMNS)]
-    right = {3, 4, 5, 6}
+              for i, h in enumerate(header)]
 
     def fmt(cells) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+        return "  ".join(c.rjust(w) if i in RIGHT_ALIGNED else c.ljust(w)
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
-    rule = "=" * len(fmt(COLUMNS))
+    rule = "=" * len(fmt(header))
     g = analysis.graph
     lines = [f"{g.name} ({g.path}), input {format_shape(g.input.shape)} -> output "
-             f"{format_shape(g.output_node.shape)}", rule, fmt(COLUMNS), "-" * len(rule)]
+             f"{format_shape(g.output_node.shape)}", rule, fmt(header), "-" * len(rule)]
     lines += [fmt(r) for r in body]
     lines += [rule, *summary_lines(analysis), rule]
     return "\n".join(lines)

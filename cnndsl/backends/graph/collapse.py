@@ -56,6 +56,8 @@ class View:
     boxes: list[Box]  # in IR order (of each box's first node)
     arrows: list[Arrow]
     clusters: dict[str, ScopeFrame] = field(default_factory=dict)  # name -> frame
+    # the first boxes of parallel branches, left to right in the spec's order
+    branches: list[tuple[Box, ...]] = field(default_factory=list)
 
     def level(self, path: tuple[str, ...]) -> tuple[list[Box], list[ScopeFrame]]:
         """The boxes directly inside the cluster `path` (a chain of block-call names;
@@ -69,6 +71,16 @@ class View:
             elif names[:len(path)] == path and names[len(path)] not in children:
                 children.append(names[len(path)])
         return boxes, [self.clusters[name] for name in children]
+
+    def branches_at(self, path: tuple[str, ...]) -> list[tuple[Box, ...]]:
+        """The parallel branch heads that lie directly inside cluster `path`."""
+        return [heads for heads in self.branches
+                if tuple(f.name for f in heads[0].clusters) == path]
+
+
+def local_name(name: str) -> str:
+    """`layer2.basic3` -> `basic3`: inside a cluster the enclosing calls are already shown."""
+    return name.rsplit(".", 1)[-1]
 
 
 def frame_label(frame: ScopeFrame) -> str:
@@ -147,8 +159,28 @@ def build_view(graph: Graph, depth: int | None = None) -> View:
                 seen.add(key)
                 arrows.append(Arrow(*key))
     clusters = {f.name: f for box in boxes.values() for f in box.clusters}
+    branches = _branches(graph, users, [boxes[b] for b in box_of])
     return View(graph.name, _title(graph, stats.total_params), list(boxes.values()), arrows,
-                clusters)
+                clusters, branches)
+
+
+def _branches(graph: Graph, users: list[list[int]], box_of: list[Box]) -> list[tuple[Box, ...]]:
+    """For each tensor read by several branches, the branches' first boxes in spec order.
+
+    Merges are left out (a shortcut goes straight to its add), and so are boxes in
+    another cluster than the first branch's: Graphviz can only line up boxes that
+    share a cluster."""
+    result = []
+    for node in graph.nodes:
+        heads: list[Box] = []
+        for u in users[node.id]:
+            box = box_of[u]
+            if (box is not box_of[node.id] and box.kind not in MERGES and box not in heads
+                    and (not heads or box.clusters == heads[0].clusters)):
+                heads.append(box)
+        if len(heads) > 1:
+            result.append(tuple(heads))
+    return result
 
 
 def _title(graph: Graph, params: int) -> str:

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from cnndsl.backends.graph.collapse import Box, View, cluster_id, frame_label
+from cnndsl.backends.graph.collapse import Box, View, cluster_id, frame_label, local_name
 
 # fill colour by op; ops not listed are drawn white
 FILL = {
@@ -42,7 +42,7 @@ def box_label(box: Box) -> str:
     if box.kind == "input":
         return box.title
     if box.kind == "block":
-        lines = [box.name, box.title]
+        lines = [local_name(box.name), box.title]
     else:
         lines = [box.title]
     lines.append(" · ".join(part for part in (box.shape_text, box.params_text) if part))
@@ -77,8 +77,11 @@ def _nest(view: View, path: tuple[str, ...], indent: str) -> list[str]:
     """The boxes directly inside the cluster `path`, then its child clusters."""
     boxes, frames = view.level(path)
     lines = [indent + _node_line(box) for box in boxes]
+    for heads in view.branches_at(path):  # keep parallel branches in the spec's order
+        chain = " -> ".join(box.id for box in heads)
+        lines.append(f"{indent}{{ rank=same; {chain} [style=invis]; }}")
     for frame in frames:
-        label = f"{frame.name}: {frame_label(frame)}"
+        label = f"{local_name(frame.name)}: {frame_label(frame)}"
         lines.append(f"{indent}subgraph {cluster_id(frame.name)} {{")
         lines.append(f"{indent}  graph {_attrs(label=label, **CLUSTER)};")
         lines += _nest(view, (*path, frame.name), indent + "  ")

@@ -7,7 +7,7 @@ block calls as subgraphs, arrows labelled with tensor shapes.
 
 from __future__ import annotations
 
-from cnndsl.backends.graph.collapse import Box, View, cluster_id, frame_label
+from cnndsl.backends.graph.collapse import Box, View, cluster_id, frame_label, local_name
 from cnndsl.backends.graph.dot import FILL
 
 # Mermaid's node shapes: (opening, closing) around the quoted label
@@ -21,7 +21,7 @@ def text(value: str) -> str:
 
 
 def _label(box: Box) -> str:
-    lines = [box.name, box.title] if box.kind == "block" else [box.title]
+    lines = [local_name(box.name), box.title] if box.kind == "block" else [box.title]
     if box.kind != "input":
         lines.append(" · ".join(part for part in (box.shape_text, box.params_text) if part))
     return text("\n".join(lines))
@@ -50,7 +50,7 @@ def _nest(view: View, path: tuple[str, ...], indent: str) -> list[str]:
         opening, closing = SHAPES[box.kind]
         lines.append(f"{indent}{box.id}{opening}{_label(box)}{closing}")
     for frame in frames:
-        label = text(f"{frame.name}: {frame_label(frame)}")
+        label = text(f"{local_name(frame.name)}: {frame_label(frame)}")
         lines.append(f'{indent}subgraph {cluster_id(frame.name)} ["{label}"]')
         lines += _nest(view, (*path, frame.name), indent + "  ")
         lines.append(f"{indent}end")

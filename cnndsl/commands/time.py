@@ -1,0 +1,53 @@
+"""`cnndsl time SPEC`: per-layer forward and backward times of the compiled module."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from cnndsl.commands.check import parse_overrides
+from cnndsl.network import load
+
+HELP = "time each layer's forward and backward pass on the module cnndsl builds (caffe time)"
+ORDER = 60
+
+
+def configure(parser) -> None:
+    parser.add_argument("spec", help="the .cnn file")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--batch", type=int, default=16, help="batch size (default 16)")
+    parser.add_argument("--iterations", type=int, default=10,
+                        help="timed iterations; figures are medians (default 10)")
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="untimed iterations first (default 3)")
+    parser.add_argument("--forward-only", action="store_true",
+                        help="time inference only: eval mode, no gradients")
+    parser.add_argument("--amp", action="store_true",
+                        help="autocast: float16 on CUDA, bfloat16 on the CPU")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="module and input in channels-last memory format")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads for PyTorch (default: PyTorch's own choice)")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--input", help="override the input size, e.g. 3x32x32")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a network parameter, e.g. --set classes=10")
+
+
+def run(args) -> int:
+    net = load(args.spec, input=args.input, params=parse_overrides(args.set))
+    for warning in net.warnings:
+        print(warning.render(), file=sys.stderr)
+    from cnndsl.profile import TimeOptions, TimingError, time_network
+    from cnndsl.profile.report import render_table, to_json
+    options = TimeOptions(device=args.device, batch=args.batch, iterations=args.iterations,
+                          warmup=args.warmup, forward_only=args.forward_only, amp=args.amp,
+                          channels_last=args.channels_last, threads=args.threads)
+    try:
+        timing = time_network(net, options)
+    except TimingError as exc:
+        print(f"cnndsl time: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(to_json(timing), indent=1) if args.format == "json"
+          else render_table(timing))
+    return 0
