@@ -32,7 +32,8 @@ class GraphBuilder:
     def local_name(self, prefix: str, base: str) -> str:
         counter = self._counters.setdefault(prefix, Counter())
         counter[base] += 1
-        name = f"{base}{counter[base]}"
+        # relu6 -> relu6_1, not relu61: a digit-final name keeps its counter apart
+        name = f"{base}_{counter[base]}" if base[-1].isdigit() else f"{base}{counter[base]}"
         return f"{prefix}.{name}" if prefix else name
 
     def add(self, op: OpDef, attrs: dict, inputs: list[int], span: Span,

@@ -23,6 +23,19 @@ class EmitContext:
     users: list[list[int]]  # graph.users(), computed once
 
 
+# Names of positional constructor arguments, for generic parameter names.
+POSITIONAL = {
+    "nn.Conv2d": ("in_channels", "out_channels"),
+    "nn.Linear": ("in_features", "out_features"),
+    "nn.BatchNorm1d": ("num_features",),
+    "nn.BatchNorm2d": ("num_features",),
+    "nn.LocalResponseNorm": ("size",),
+    "nn.LeakyReLU": ("negative_slope",),
+    "nn.AdaptiveAvgPool2d": ("output_size",),
+    "nn.AdaptiveMaxPool2d": ("output_size",),
+}
+
+
 @dataclass(frozen=True)
 class Emission:
     callee: str | None  # e.g. "nn.Conv2d"; None: computed inline, no submodule
@@ -52,9 +65,8 @@ def _conv(node: Node, ctx: EmitContext) -> Emission:
     args = [(None, a["in_channels"]), (None, a["channels"]),
             ("kernel_size", _pair(a["kernel"])), ("stride", _pair(a["stride"]))]
     call = "{self}({0})"
-    if _symmetric(a["pad"]):
-        if any(a["pad"]):
-            args.append(("padding", _pair(a["pad"][:2])))
+    if _symmetric(a["pad"]):  # always written, so 1x1 and 3x3 calls of a block share a class
+        args.append(("padding", _pair(a["pad"][:2])))
     else:  # e.g. resolved `same` with an even kernel: pad first, as TensorFlow does
         call = _pad_call(a["pad"])
     if a["dilation"] != (1, 1):
@@ -153,6 +165,14 @@ def _relu(node: Node, ctx: EmitContext) -> Emission:
     return Emission("nn.ReLU", (("inplace", True),) if inplace else ())
 
 
+def _upsample(node: Node, ctx: EmitContext) -> Emission:
+    a = node.attrs
+    args = [("scale_factor", _pair(a["scale"])), ("mode", a["mode"])]
+    if a["mode"] == "bilinear":
+        args.append(("align_corners", False))
+    return Emission("nn.Upsample", tuple(args))
+
+
 def _simple(callee: str, *attrs: tuple[str | None, str]):
     def emit(node: Node, ctx: EmitContext) -> Emission:
         return Emission(callee, tuple((kw, node.attrs[key]) for kw, key in attrs))
@@ -181,6 +201,7 @@ EMITTERS: dict[str, Callable[[Node, EmitContext], Emission]] = {
     "adaptive_maxpool": _adaptive("AdaptiveMaxPool2d"),
     "bn": _bn,
     "lrn": _lrn,
+    "upsample": _upsample,
     "relu": _relu,
     "relu6": _simple("nn.ReLU6"),
     "leaky_relu": _simple("nn.LeakyReLU", (None, "slope")),

@@ -46,13 +46,16 @@ def parameter_name(name: str, span: Span | None = None) -> str:
     if isinstance(name, str) and (keyword.iskeyword(name) or keyword.issoftkeyword(name)
                                   or name in RESERVED):
         name = name + "_"
+    if isinstance(name, str) and name.startswith("__"):
+        name = "arg" + name
     return check_identifier(name, "block argument", span)
 
 
 def class_name(name: str, taken: set[str], span: Span | None = None) -> str:
     """CamelCase class name for a block or network (`basic_block` -> `BasicBlock`),
     unique among `taken` (which it updates)."""
-    check_identifier(name, "block or network name", span)
+    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+        check_identifier(name, "block or network name", span)  # raises
     base = "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "Block"
     if base in ("Module", "Tensor") or keyword.iskeyword(base):
         base += "Block"

@@ -1,0 +1,57 @@
+"""The PyTorch back end: readable, standalone source generated from the IR.
+
+    build_module(network) -> nn.Module     (what Network.to_torch() returns)
+    build_file(network, output, options)   (what `cnndsl build --target torch` calls)
+    generate_source(network) -> str        (the source both of them use)
+    load_weights(module, state_dict)       (torchvision or any same-architecture weights)
+
+`build_module` executes the generated source, so the module and the file
+cannot disagree.  torch is imported lazily; importing this package is cheap.
+"""
+
+from __future__ import annotations
+
+import linecache
+from pathlib import Path
+
+from cnndsl.backends.torch.weights import WeightReport, load_checkpoint, load_weights
+
+__all__ = ["WeightReport", "build_file", "build_module", "generate_source", "load_checkpoint",
+           "load_weights"]
+
+
+def generate_source(network) -> str:
+    """The generated Python source for `network` (a cnndsl.Network)."""
+    return _source(network).text
+
+
+def _source(network):
+    from cnndsl import __version__
+    from cnndsl.backends.torch.codegen import generate
+    return generate(network, __version__)
+
+
+def build_module(network):
+    """An nn.Module computing `network`, built by executing its generated source."""
+    source = _source(network)
+    filename = f"<cnndsl {network.name}>"
+    namespace = {"__name__": f"cnndsl_generated_{network.name}"}
+    # register the text so tracebacks, inspect and torch.compile can show the source
+    linecache.cache[filename] = (len(source.text), None, source.text.splitlines(True), filename)
+    exec(compile(source.text, filename, "exec"), namespace)
+    return namespace[source.class_name]()
+
+
+def build_file(network, output, options: dict | None = None) -> None:
+    """Write the generated source to `output`.  options["weights"]: a checkpoint to map
+    onto the module (by declaration order, shape-checked); it is saved beside the
+    source as `<output stem>.pt`, keyed by this module's names."""
+    options = options or {}
+    output = Path(output)
+    text = generate_source(network)
+    output.write_text(text, encoding="utf-8")
+    if options.get("weights"):
+        import torch
+        module = build_module(network)
+        load_weights(module, load_checkpoint(options["weights"]), strict=True)
+        torch.save(module.state_dict(), output.with_suffix(".pt"))

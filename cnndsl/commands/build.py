@@ -1,0 +1,48 @@
+"""`cnndsl build SPEC --target torch|onnx -o OUT`: compile a spec to PyTorch source or ONNX."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from cnndsl.backends import TARGETS
+from cnndsl.commands.check import parse_overrides
+from cnndsl.errors import SpecError
+from cnndsl.network import load
+
+HELP = "compile a spec to standalone PyTorch source (--target torch) or an ONNX graph"
+ORDER = 20
+
+
+def configure(parser) -> None:
+    parser.add_argument("spec", help="the .cnn file")
+    parser.add_argument("--target", choices=sorted(TARGETS), required=True,
+                        help="torch: a readable .py file; onnx: a .onnx graph")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write")
+    parser.add_argument("--input", help="override the input size, e.g. 3x32x32")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a network parameter, e.g. --set classes=10")
+    parser.add_argument("--weights", metavar="CKPT",
+                        help="a state_dict (e.g. torchvision's) to load by declaration order")
+    parser.add_argument("--opset", type=int, help="ONNX opset version (onnx target)")
+    parser.add_argument("--no-fold-bn", dest="fold_bn", action="store_false",
+                        help="keep batch norms as separate ONNX nodes (onnx target)")
+
+
+def run(args) -> int:
+    net = load(args.spec, input=args.input, params=parse_overrides(args.set))
+    for warning in net.warnings:
+        print(warning.render(), file=sys.stderr)
+    try:
+        backend = importlib.import_module(TARGETS[args.target])
+    except ImportError as exc:
+        raise SpecError(f"the {args.target} back end is not available: {exc}") from None
+    from cnndsl.backends.torch.weights import WeightMismatchError  # no torch import
+    options = {"weights": args.weights, "opset": args.opset, "fold_bn": args.fold_bn}
+    try:
+        backend.build_file(net, args.output, options)
+    except WeightMismatchError as exc:
+        print(f"cnndsl: error: {args.weights}: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output} ({args.target}, network {net.name})", file=sys.stderr)
+    return 0
