@@ -1,0 +1,225 @@
+"""The model zoo (specs/*.cnn) against torchvision's exact counts and the papers' figures.
+
+Every check is a row of data: TORCHVISION_TWINS for the specs named after a
+torchvision model (exact parameters, fvcore's count), PAPER_FIGURES for the
+totals the papers print (test ids cite the source), and the lecture tables
+(LeNet-5, AlexNet 2012) layer by layer.  cnndsl.load imports no torch, so the
+whole file runs in a couple of seconds.
+"""
+
+from __future__ import annotations
+
+import functools
+from math import prod
+from pathlib import Path
+
+import pytest
+
+import cnndsl
+from cnndsl.cli import main as cli_main
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+ALL_SPECS = sorted(p.stem for p in SPECS.glob("*.cnn"))
+
+# Spec name -> key in reference/zoo.json (torchvision's model, fvcore at its input size).
+TORCHVISION_TWINS = {
+    "alexnet": "alexnet",
+    "vgg16": "vgg16",
+    "vgg16_bn": "vgg16_bn",
+    "vgg19": "vgg19",
+    "googlenet": "googlenet",
+    "resnet18": "resnet18",
+    "resnet34": "resnet34",
+    "resnet50": "resnet50",
+    "resnet101": "resnet101",
+    "resnet152": "resnet152",
+    "resnext50_32x4d": "resnext50_32x4d",
+    "wide_resnet50_2": "wide_resnet50_2",
+    "densenet121": "densenet121",
+}
+
+# Specs that are expected to warn, with a fragment of each expected warning.  None now.
+EXPECTED_WARNINGS: dict[str, list[str]] = {}
+
+He2016 = "He2016-ResNet-table1"
+# (test id, spec, network parameter overrides, figure, relative tolerance, what is compared)
+PAPER_FIGURES = [
+    # ResNet table 1 "FLOPs" are multiply-adds, rounded to 0.1 G.  v1: stride on the first 1x1.
+    (f"{He2016}-18-layer-1.8G", "resnet18", {}, 1.8e9, 0.03, "macs"),
+    (f"{He2016}-34-layer-3.6G", "resnet34", {}, 3.6e9, 0.03, "macs"),
+    (f"{He2016}-50-layer-v1-3.8G", "resnet50", {"v1": True}, 3.8e9, 0.03, "macs"),
+    (f"{He2016}-101-layer-v1-7.6G", "resnet101", {"v1": True}, 7.6e9, 0.03, "macs"),
+    (f"{He2016}-152-layer-v1-11.3G", "resnet152", {"v1": True}, 11.3e9, 0.03, "macs"),
+    # torchvision's "v1.5" (stride on the 3x3), as its model documentation lists it.
+    ("torchvision-docs-resnet50-v1.5-4.1G", "resnet50", {}, 4.09e9, 0.03, "macs"),
+    ("torchvision-docs-resnet101-v1.5-7.8G", "resnet101", {}, 7.80e9, 0.03, "macs"),
+    ("torchvision-docs-resnet152-v1.5-11.5G", "resnet152", {}, 11.51e9, 0.03, "macs"),
+    # Szegedy et al. 2015, section 5: "about 1.5 billion multiply-adds"; table 1's ops
+    # column sums to 1,586 M (118+360+128+304+73+88+100+119+170+54+71+1).
+    ("Szegedy2015-GoogLeNet-sec5-1.5G", "googlenet2014", {}, 1.5e9, 0.06, "macs"),
+    ("Szegedy2015-GoogLeNet-table1-ops-1586M", "googlenet2014", {}, 1.586e9, 0.01, "macs"),
+    ("Szegedy2015-GoogLeNet-table1-params-6.8M", "googlenet2014", {}, 6.8e6, 0.035, "params"),
+    ("torchvision-googlenet-1.5G", "googlenet", {}, 1.5e9, 0.01, "macs"),
+    # Krizhevsky et al. 2012, section 2: "60 million parameters".
+    ("Krizhevsky2012-AlexNet-sec2-60M-params", "alexnet2012", {}, 60e6, 0.02, "params"),
+    # Simonyan & Zisserman 2015, table 2: 138 M (D) and 144 M (E) parameters.
+    ("Simonyan2015-VGG-table2-D-138M", "vgg16", {}, 138e6, 0.005, "params"),
+    ("Simonyan2015-VGG-table2-E-144M", "vgg19", {}, 144e6, 0.005, "params"),
+    # Xie et al. 2017, table 1: ResNeXt-50 (32x4d) 25.0 M parameters, 4.2 G FLOPs.
+    ("Xie2017-ResNeXt-table1-50-32x4d-4.2G", "resnext50_32x4d", {}, 4.2e9, 0.03, "macs"),
+    ("Xie2017-ResNeXt-table1-50-32x4d-25.0M", "resnext50_32x4d", {}, 25.0e6, 0.005, "params"),
+]
+
+
+@functools.lru_cache(maxsize=None)
+def load(spec: str, **params) -> cnndsl.Network:
+    return cnndsl.load(SPECS / f"{spec}.cnn", params=params or None)
+
+
+def test_zoo_lists_every_spec():
+    expected = {"lenet5", "xo_toy", "direction_toy", "alexnet", "alexnet2012", "zfnet",
+                "vgg16", "vgg19", "vgg16_bn", "googlenet", "googlenet2014", "bn_inception",
+                "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+                "resnext50_32x4d", "wide_resnet50_2", "densenet121"}
+    assert expected <= set(ALL_SPECS)
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS)
+def test_spec_checks_cleanly(spec):
+    net = load(spec)
+    messages = [w.message for w in net.warnings]
+    expected = EXPECTED_WARNINGS.get(spec, [])
+    assert len(messages) == len(expected), messages
+    for fragment, message in zip(expected, messages):
+        assert fragment in message
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS)
+def test_spec_opens_with_a_citation(spec):
+    first = (SPECS / f"{spec}.cnn").read_text(encoding="utf-8").lstrip().splitlines()[0]
+    assert first.startswith("#"), f"{spec}.cnn should open with a comment citing its paper"
+
+
+def test_check_command_accepts_every_spec(capsys):
+    for spec in ALL_SPECS:
+        assert cli_main(["check", str(SPECS / f"{spec}.cnn"), "-q"]) == 0, spec
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("spec", sorted(TORCHVISION_TWINS))
+def test_torchvision_parameters_exact(spec, zoo_reference):
+    ref = zoo_reference[TORCHVISION_TWINS[spec]]
+    net = load(spec)
+    assert list(net.input_shape) == ref["input"]
+    assert net.analysis.total_params == ref["params"]
+
+
+@pytest.mark.parametrize("spec", sorted(TORCHVISION_TWINS))
+def test_torchvision_macs_match_fvcore(spec, zoo_reference):
+    fvcore = zoo_reference[TORCHVISION_TWINS[spec]]["fvcore_macs"]
+    analysis = load(spec).analysis
+    # conv + fc MACs plus what fvcore adds (eval BN, adaptive pooling): fvcore's count exactly
+    assert analysis.fvcore_macs == pytest.approx(fvcore, rel=0.01)
+    assert analysis.fvcore_macs == fvcore
+    # conv + fc alone (the papers' convention) leaves out batch norm, which is 1.1% of
+    # DenseNet-121's count and under 0.7% of every other twin's
+    assert analysis.total_macs == pytest.approx(fvcore, rel=0.012)
+
+
+@pytest.mark.parametrize("figure_id, spec, params, figure, tolerance, what",
+                         PAPER_FIGURES, ids=[row[0] for row in PAPER_FIGURES])
+def test_paper_figure(figure_id, spec, params, figure, tolerance, what):
+    analysis = load(spec, **params).analysis
+    measured = analysis.total_macs if what == "macs" else analysis.total_params
+    assert measured == pytest.approx(figure, rel=tolerance)
+
+
+@pytest.mark.parametrize("spec", ["resnet50", "resnet101", "resnet152"])
+def test_resnet_v1_and_v1_5_differ_only_in_stride_placement(spec):
+    v15, v1 = load(spec).analysis, load(spec, v1=True).analysis
+    assert v1.total_params == v15.total_params
+    assert v1.total_macs < v15.total_macs
+    assert load(spec).output_shape == load(spec, v1=True).output_shape == (1000,)
+
+
+# ---- lecture tables, layer by layer ------------------------------------------
+
+def _layers(net, ops=("conv", "maxpool", "avgpool", "flatten", "fc")):
+    return [n for n in net.graph.nodes if n.op in ops]
+
+
+def _weight_shape(node):
+    a = dict(node.attrs)
+    if node.op == "fc":
+        return (a["features"], a["in_features"])
+    return (a["channels"], a["in_channels"] // a["groups"], *a["kernel"])
+
+
+# LeNet-5 lecture table: (op, output shape, weight shape, parameters with bias)
+LENET5_TABLE = [
+    ("conv", (20, 28, 28), (20, 1, 5, 5), 520),
+    ("maxpool", (20, 14, 14), None, 0),
+    ("conv", (50, 14, 14), (50, 20, 5, 5), 25_050),
+    ("maxpool", (50, 7, 7), None, 0),
+    ("flatten", (2450,), None, 0),
+    ("fc", (500,), (500, 2450), 1_225_500),
+    ("fc", (10,), (10, 500), 5_010),
+]
+
+
+def test_lenet5_lecture_table():
+    net = load("lenet5")
+    assert net.input_shape == (1, 28, 28)
+    stats = {s.node.id: s for s in net.analysis.nodes}
+    rows = [(n.op, n.shape, _weight_shape(n) if n.op in ("conv", "fc") else None,
+             stats[n.id].cost.params) for n in _layers(net)]
+    assert rows == LENET5_TABLE
+    for op, _, weight, params in LENET5_TABLE:
+        if weight:
+            assert params == prod(weight) + weight[0]  # weights plus one bias per output
+    assert [n.op for n in net.graph.nodes].count("relu") == 3  # after both convs and fc 500
+    assert net.analysis.total_params == 1_256_080
+
+
+# AlexNet 2012, section 3.5 and figure 2: conv1..conv5 outputs, then the last pool.
+ALEXNET2012_MAPS = [(96, 55, 55), (256, 27, 27), (384, 13, 13), (384, 13, 13),
+                    (256, 13, 13), (256, 6, 6)]
+
+
+def test_alexnet2012_feature_maps_Krizhevsky2012_fig2():
+    net = load("alexnet2012")
+    assert net.input_shape == (3, 227, 227)
+    convs = [n.shape for n in net.graph.nodes if n.op == "conv"]
+    last_pool = [n.shape for n in net.graph.nodes if n.op == "maxpool"][-1]
+    assert [*convs, last_pool] == ALEXNET2012_MAPS
+    assert [dict(n.attrs)["groups"] for n in net.graph.nodes if n.op == "conv"] == [1, 2, 1, 2, 2]
+    assert [n.op for n in net.graph.nodes].count("lrn") == 2
+
+
+def test_alexnet2012_first_layer_lecture_figure():
+    conv1 = next(s for s in load("alexnet2012").analysis.layers if s.node.op == "conv")
+    assert conv1.node.shape == (96, 55, 55)
+    assert conv1.cost.params == 34_944  # 96 * 11*11*3 + 96
+
+
+@pytest.mark.parametrize("spec, shapes", [
+    ("xo_toy", [(3, 7, 7), (3, 4, 4)]),
+    ("direction_toy", [(4, 4, 4), (4, 2, 2)]),
+])
+def test_toy_networks_lecture_shapes(spec, shapes):
+    net = load(spec)
+    assert [n.shape for n in _layers(net, ("conv", "maxpool"))] == shapes
+
+
+@pytest.mark.parametrize("spec, maps", [
+    # Zeiler & Fergus 2014, figure 3: 110 -> 55 -> 26 -> 13 -> 13 -> 13 -> 6
+    ("zfnet", [110, 55, 26, 13, 13, 13, 13, 6]),
+    # Szegedy et al. 2015, table 1: 112, 56, 56, 56, 28, (3a, 3b) 28, 14, ..., 7
+    ("googlenet2014", [112, 56, 56, 56, 28]),
+])
+def test_paper_feature_map_sizes(spec, maps):
+    net = load(spec)
+    sizes = [n.shape[1] for n in _layers(net, ("conv", "maxpool"))
+             if len(n.scope) == 0][:len(maps)]
+    assert sizes == maps
