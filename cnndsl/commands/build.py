@@ -23,7 +23,8 @@ def configure(parser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a network parameter, e.g. --set classes=10")
     parser.add_argument("--weights", metavar="CKPT",
-                        help="a state_dict (e.g. torchvision's) to load by declaration order")
+                        help="weights to load: a checkpoint from cnndsl train (best.pt, last.pt) or "
+                             "a saved state_dict (e.g. torchvision's), by declaration order")
     parser.add_argument("--opset", type=int, help="ONNX opset version (onnx target)")
     parser.add_argument("--no-fold-bn", dest="fold_bn", action="store_false",
                         help="keep batch norms as separate ONNX nodes (onnx target)")

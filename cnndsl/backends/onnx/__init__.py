@@ -25,7 +25,8 @@ from onnx import TensorProto, helper
 from cnndsl.backends.onnx.context import INPUT_NAME, OUTPUT_NAME, Emission
 from cnndsl.backends.onnx.emitters import EMITTERS
 from cnndsl.backends.onnx.folding import plan_folds
-from cnndsl.backends.onnx.params import ParamSource, WeightsError, load_checkpoint
+from cnndsl.backends.onnx.params import ParamSource, WeightsError
+from cnndsl.state_dicts import read_state_dict
 from cnndsl.errors import SpecError
 
 DEFAULT_OPSET = 17
@@ -99,7 +100,7 @@ def build_file(network, output, options: dict) -> Path:
     """`cnndsl build --target onnx`: options holds `weights` (a checkpoint path
     or None), `opset` (None for the default) and `fold_bn`."""
     weights = options.get("weights")
-    state_dict = load_checkpoint(weights) if weights else None
+    state_dict = read_state_dict(weights) if weights else None
     export(network, output, state_dict=state_dict, fold_bn=options.get("fold_bn", True),
            opset=options.get("opset"))
     return Path(output)

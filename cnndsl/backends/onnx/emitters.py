@@ -104,13 +104,40 @@ def _pool(op_type: str, global_type: str) -> Emitter:
         if a["kernel"] == "global":
             ctx.op(global_type, [ctx.input(node)], node)
             return
-        padded = any(a["pad"]) or a["ceil"]
+        pads, ceil = list(a["pad"]), a["ceil"]
+        counts_pad = op_type == "AveragePool" and a["count_pad"]
+        explicit = _ceil_as_padding(ctx, node) if ceil and not counts_pad else None
+        if explicit:
+            pads, ceil = explicit, False
+        padded = any(pads) or ceil
         # ONNX's count_include_pad defaults to 0, PyTorch's to True: always say which
         count = int(a["count_pad"]) if op_type == "AveragePool" and padded else None
         ctx.op(op_type, [ctx.input(node)], node, kernel_shape=list(a["kernel"]),
-               strides=list(a["stride"]), pads=list(a["pad"]) if any(a["pad"]) else None,
-               ceil_mode=1 if a["ceil"] else None, count_include_pad=count)
+               strides=list(a["stride"]), pads=pads if any(pads) else None,
+               ceil_mode=1 if ceil else None, count_include_pad=count)
     return emit
+
+
+def _ceil_as_padding(ctx: Emission, node: Node) -> list[int] | None:
+    """Ceil mode as floor mode with the end padding that yields the same output.
+
+    PyTorch drops a last window that would start in the right padding; the ONNX
+    spec says the same, but onnx's shape inference (1.23) does not apply that rule
+    and would disagree with the runtime.  Where the rule matters, extra end
+    padding says the same thing unambiguously: it changes no max, nor an average
+    that ignores padding.  None when plain ceil mode is unambiguous."""
+    a = node.attrs
+    size = ctx.graph.nodes[node.inputs[0]].shape[1:]
+    pads = list(a["pad"])
+    naive = [-(-(n + pads[i] + pads[i + 2] - k) // s) + 1
+             for i, (n, k, s) in enumerate(zip(size, a["kernel"], a["stride"]))]
+    if naive == list(node.shape[1:]):
+        return None
+    for i, (n, k, s, out) in enumerate(zip(size, a["kernel"], a["stride"], node.shape[1:])):
+        pads[i + 2] = (out - 1) * s + k - n - pads[i]
+        if pads[i + 2] < 0:
+            return None
+    return pads
 
 
 EMITTERS["maxpool"] = _pool("MaxPool", "GlobalMaxPool")
@@ -138,9 +165,7 @@ def _adaptive(op_type: str, global_type: str) -> Emitter:
             if (h, w) == (1, 1):
                 ctx.op("Expand", [x, ctx.constant([1, 1, oh, ow], np.int64)], node)
             else:
-                scales = ctx.constant([1.0, 1.0, oh / h, ow / w])
-                ctx.op("Resize", [x, "", scales], node, mode="nearest",
-                       coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+                _resize(ctx, node, (oh // h, ow // w), "nearest")
         else:
             raise SpecError(
                 f"ONNX export: {node.name} pools a {format_shape((h, w))} map adaptively to "
@@ -149,6 +174,24 @@ def _adaptive(op_type: str, global_type: str) -> Emitter:
                 hint=f"use an input size that makes this map a multiple of "
                      f"{format_shape((oh, ow))} (or a divisor of it), or a fixed pooling layer")
     return emit
+
+
+def _resize(ctx: Emission, node: Node, scale: tuple[int, int], mode: str) -> None:
+    """Upsampling by integer factors, as PyTorch computes it: nearest copies
+    input pixel floor(i / scale); bilinear (align_corners=False) samples at
+    (i + 0.5) / scale - 0.5, ONNX's half_pixel."""
+    scales = ctx.constant([1.0, 1.0, *map(float, scale)])
+    if mode == "nearest":
+        ctx.op("Resize", [ctx.input(node), "", scales], node, mode="nearest",
+               coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    else:
+        ctx.op("Resize", [ctx.input(node), "", scales], node, mode="linear",
+               coordinate_transformation_mode="half_pixel")
+
+
+@emitter("upsample")
+def _upsample(ctx: Emission, node: Node) -> None:
+    _resize(ctx, node, node.attrs["scale"], node.attrs["mode"])
 
 
 EMITTERS["adaptive_avgpool"] = _adaptive("AveragePool", "GlobalAveragePool")

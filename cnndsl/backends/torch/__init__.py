@@ -14,10 +14,10 @@ from __future__ import annotations
 import linecache
 from pathlib import Path
 
-from cnndsl.backends.torch.weights import WeightReport, load_checkpoint, load_weights
+from cnndsl.backends.torch.weights import WeightReport, load_weights
+from cnndsl.state_dicts import WeightsError, read_state_dict
 
-__all__ = ["WeightReport", "build_file", "build_module", "generate_source", "load_checkpoint",
-           "load_weights"]
+__all__ = ["WeightReport", "build_file", "build_module", "generate_source", "load_weights"]
 
 
 def generate_source(network) -> str:
@@ -43,15 +43,22 @@ def build_module(network):
 
 
 def build_file(network, output, options: dict | None = None) -> None:
-    """Write the generated source to `output`.  options["weights"]: a checkpoint to map
-    onto the module (by declaration order, shape-checked); it is saved beside the
-    source as `<output stem>.pt`, keyed by this module's names."""
+    """Write the generated source to `output`.  options["weights"]: a checkpoint or
+    state dict to map onto the module (by declaration order, shape-checked); it is
+    saved beside the source as `<output stem>.pt`, keyed by this module's names.
+    Nothing is written unless the weights fit."""
     options = options or {}
     output = Path(output)
     text = generate_source(network)
-    output.write_text(text, encoding="utf-8")
+    module = None
     if options.get("weights"):
-        import torch
         module = build_module(network)
-        load_weights(module, load_checkpoint(options["weights"]), strict=True)
+        load_weights(module, read_state_dict(options["weights"]), strict=True)
+        if output.with_suffix(".pt").resolve() == Path(options["weights"]).resolve():
+            raise WeightsError(f"writing {output.with_suffix('.pt')} would overwrite the "
+                               f"weights file it reads",
+                               hint="choose another -o name")
+    output.write_text(text, encoding="utf-8")
+    if module is not None:
+        import torch
         torch.save(module.state_dict(), output.with_suffix(".pt"))

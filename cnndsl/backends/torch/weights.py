@@ -92,18 +92,3 @@ def load_weights(module, state_dict: dict, strict: bool = True,
     mapped = {ours: state_dict[theirs] for ours, theirs in report.loaded}
     module.load_state_dict(mapped, strict=False, assign=assign)
     return report
-
-
-def load_checkpoint(path) -> dict:
-    """A state_dict from a checkpoint file: a bare state_dict, or a dict holding one
-    under "state_dict", "model" or "model_state_dict" (common training-script layouts)."""
-    import torch
-    data = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(data, dict):
-        for key in ("state_dict", "model", "model_state_dict"):
-            if isinstance(data.get(key), dict):
-                return data[key]
-        return data
-    if hasattr(data, "state_dict"):
-        return data.state_dict()
-    raise ValueError(f"{path} holds no state_dict")

@@ -1,0 +1,118 @@
+"""Parity: the PyTorch module (network.to_torch()) with non-trivial weights and
+batch-norm statistics, exported with to_onnx(state_dict=...), computes the same
+outputs in ONNX Runtime (CPU), folded and unfolded, from one file at batch 1
+and batch 8.  Inputs are small (64x64, or 32x32) where the network allows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cnndsl
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from cnndsl.backends.onnx import runtime  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+ZOO = ["lenet5", "alexnet", "vgg16", "vgg16_bn", "vgg19", "googlenet", "resnet18", "resnet34",
+       "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2",
+       "densenet121", "alexnet2012", "zfnet", "googlenet2014", "bn_inception", "xo_toy",
+       "direction_toy"]
+TEST_SPECS = sorted(p.stem for p in (ROOT / "tests" / "specs").glob("onnx_*.cnn"))
+TOLERANCE = 1e-4
+
+
+def small_network(name: str):
+    """The spec at 64x64 (else 32x32, else its own input) — the first size it
+    accepts whose adaptive pools ONNX can express."""
+    path = ROOT / ("tests/specs" if name.startswith("onnx_") else "specs") / f"{name}.cnn"
+    if not path.exists():
+        pytest.fail(f"zoo spec {path.relative_to(ROOT)} does not exist")
+    net = cnndsl.load(path)
+    c, *hw = net.input_shape
+    for side in (64, 32):
+        if not hw or hw[0] <= side:
+            break
+        try:
+            small = cnndsl.load(path, input=f"{c}x{side}x{side}")
+        except cnndsl.SpecError:
+            continue
+        if all(_expressible(small, n) for n in small.graph.nodes if n.op.startswith("adaptive")):
+            return small
+    return net
+
+
+def _expressible(net, node) -> bool:
+    (h, w), (oh, ow) = net.graph.nodes[node.inputs[0]].shape[1:], node.attrs["size"]
+    return (h % oh == 0 and w % ow == 0) or (oh % h == 0 and ow % w == 0)
+
+
+def randomise(net, module, sample) -> None:
+    """He-normal conv/fc weights, random biases and BN affine parameters, and
+    running statistics measured on a random batch (so activations stay O(1)
+    through 150 layers and the statistics are far from 0 and 1).
+
+    A random deep network with batch norm is chaotic (Yang et al., "A Mean
+    Field Theory of Batch Normalization", 2019): float32 rounding alone then
+    moves ResNet-152's outputs by 1e-3.  As in trained ResNets (and Goyal et
+    al.'s zero-gamma init), the batch norm that ends a residual branch gets a
+    small gamma (x0.05), which keeps ResNet-152's float32 outputs within
+    2e-5 of float64 (with x0.1, 7e-5: too close to the 1e-4 limit)."""
+    generator = torch.Generator().manual_seed(0)
+    users = net.graph.users()
+    branch_ends = {n.name for n in net.graph.nodes if n.op == "bn"
+                   and any(net.graph.nodes[u].op == "add" for u in users[n.id])}
+    state = module.state_dict()
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+                fan_in = m.weight[0].numel()
+                m.weight.copy_(torch.randn(m.weight.shape, generator=generator)
+                               * (2 / fan_in) ** 0.5)
+                if m.bias is not None:
+                    m.bias.copy_(torch.rand(m.bias.shape, generator=generator) * 0.2 - 0.1)
+            elif isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                if m.affine:
+                    m.weight.copy_(torch.rand(m.weight.shape, generator=generator) * 0.4 + 0.2)
+                    m.bias.copy_(torch.rand(m.bias.shape, generator=generator) * 0.2 - 0.1)
+                m.momentum = None  # cumulative average: the stats of exactly this batch
+        for name in branch_ends:
+            if f"{name}.weight" in state:
+                state[f"{name}.weight"].mul_(0.05)
+        module.train()
+        module(sample)
+        module.eval()
+
+
+@pytest.fixture(scope="module", params=ZOO + TEST_SPECS)
+def reference(request):
+    """(network, state dict, batch-8 input, torch's eval output) for one spec."""
+    torch.manual_seed(0)
+    net = small_network(request.param)
+    module = net.to_torch()
+    generator = torch.Generator().manual_seed(1)
+    randomise(net, module, torch.randn(16, *net.input_shape, generator=generator))
+    x = torch.randn(8, *net.input_shape, generator=generator)
+    with torch.no_grad():
+        expected = module(x).numpy()
+    return net, module.state_dict(), x.numpy(), expected
+
+
+@pytest.mark.parametrize("fold_bn", [True, False], ids=["folded", "unfolded"])
+def test_onnxruntime_matches_torch(reference, fold_bn, tmp_path):
+    net, state_dict, x, expected = reference
+    path = tmp_path / f"{net.name}.onnx"
+    net.to_onnx(path, state_dict=state_dict, fold_bn=fold_bn)
+    session = runtime.session(path, device="cpu")
+    assert [i.shape[0] for i in session.get_inputs()] == ["batch"]
+    batch8 = session.run(["output"], {"input": x})[0]
+    batch1 = session.run(["output"], {"input": x[:1]})[0]
+    assert batch8.shape == (8, *net.output_shape) and batch1.shape == (1, *net.output_shape)
+    diff = max(np.abs(batch8 - expected).max(), np.abs(batch1 - expected[:1]).max())
+    print(f"{net.name} {'x'.join(map(str, net.input_shape))} fold_bn={fold_bn}: "
+          f"max abs diff {diff:.3g} (outputs up to {np.abs(expected).max():.3g})")
+    assert diff <= TOLERANCE
