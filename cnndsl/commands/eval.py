@@ -1,0 +1,29 @@
+"""`cnndsl eval SPEC --weights CKPT`: accuracy and confusion matrix on held-out data."""
+
+from __future__ import annotations
+
+HELP = "evaluate trained weights: accuracy and confusion matrix on held-out data"
+ORDER = 40
+
+
+def configure(parser) -> None:
+    parser.add_argument("spec", help="the .cnn file the weights were trained from")
+    parser.add_argument("--weights", required=True, metavar="CKPT",
+                        help="a checkpoint written by cnndsl train (best.pt or last.pt)")
+    parser.add_argument("--data", metavar="SOURCE",
+                        help="data source (default: the one the checkpoint was trained on)")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def run(args) -> int:
+    import json
+    import sys
+
+    from cnndsl.train.evaluate import evaluate, render
+    notes: list[str] = []
+    result = evaluate(args.spec, args.weights, args.data, args.device, notes)
+    for note in notes:
+        print(note, file=sys.stderr)
+    print(json.dumps(result, indent=1) if args.format == "json" else render(result))
+    return 0

@@ -1,0 +1,101 @@
+"""`cnndsl train SPEC`: train the compiled network on real data (see docs/training.md)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "train a spec on a data set, with progress, checkpoints and resume"
+ORDER = 30
+
+
+def configure(parser) -> None:
+    from cnndsl.train.config import OPTIMIZERS, SCHEDULES
+    parser.add_argument("spec", help="the .cnn file")
+    parser.add_argument("--data", default=None, metavar="SOURCE",
+                        help="digits (default), imagefolder:PATH, cifar10:PATH, mnist:PATH, "
+                             "synthetic[:N]")
+    parser.add_argument("--input", help="override the spec's input size, e.g. 1x32x32")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a network parameter, e.g. --set classes=10")
+    parser.add_argument("--epochs", type=int, help="number of epochs (default 10)")
+    parser.add_argument("--batch-size", type=int, help="global batch size (default 64)")
+    parser.add_argument("--lr", type=float, help="peak learning rate (adamw 2e-3, sgd 0.05)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default adamw")
+    parser.add_argument("--schedule", choices=SCHEDULES,
+                        help="learning-rate schedule per step (default cosine with warm-up)")
+    parser.add_argument("--weight-decay", type=float, help="adamw 0.01, sgd 5e-4")
+    parser.add_argument("--label-smoothing", type=float, help="default 0.1")
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                        help="random shifts of the training images (default on)")
+    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                        help="mixed precision autocast (default: on for CUDA)")
+    parser.add_argument("--amp-dtype", choices=("bf16", "fp16"), help="default bf16")
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                        help="NHWC memory format (default: on for CUDA)")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                        help="torch.compile the model (default: on for CUDA)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="run folder (default runs/SPEC_NAME, numbered if it holds a run)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out (default: the latest runs/SPEC_NAME*)")
+    parser.add_argument("--init", metavar="CHECKPOINT",
+                        help="start from these weights (a cnndsl checkpoint or a state dict file)")
+    parser.add_argument("--freeze", action="append", default=[], metavar="PATTERN",
+                        help="freeze layers whose hierarchical name matches, e.g. 'conv*' or basic1")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--workers", type=int, help="data-loader workers for on-disk data")
+    parser.add_argument("--nproc-per-node", type=int,
+                        help="data-parallel processes on this machine (DDP); or launch with torchrun")
+
+
+# command-line option -> TrainConfig field, for the options that map one to one
+_FIELDS = ("data", "input", "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay",
+           "label_smoothing", "augment", "device", "amp", "amp_dtype", "channels_last", "compile",
+           "init", "seed", "workers", "nproc_per_node")
+
+
+def build_config(args):
+    """A TrainConfig from parsed arguments; `given` lists the options actually set."""
+    from pathlib import Path
+
+    from cnndsl.commands.check import parse_overrides
+    from cnndsl.train.config import TrainConfig
+    values = {name: getattr(args, name) for name in _FIELDS if getattr(args, name) is not None}
+    config = TrainConfig(spec=args.spec, **values)
+    config.set = parse_overrides(args.set)
+    config.freeze = list(args.freeze)
+    config.resume = args.resume
+    config.given = sorted(values) + (["set"] if args.set else []) + (["freeze"] if args.freeze else [])
+    if not Path(args.spec).is_file():
+        from cnndsl.errors import SpecError
+        raise SpecError(f"spec file {args.spec} does not exist")
+    config.out = args.out or default_out(args.spec, args.resume)
+    config.given.append("out")
+    return config
+
+
+def default_out(spec: str, resume: bool) -> str:
+    """runs/NAME for a new run, runs/NAME-2, -3 ... when that already holds one;
+    with --resume, the latest of them."""
+    from pathlib import Path
+    stem = Path(spec).stem
+    candidates = [Path("runs") / stem] + [Path("runs") / f"{stem}-{k}" for k in range(2, 1000)]
+    used = [c for c in candidates if (c / "last.pt").exists()]
+    if resume:
+        return str(used[-1] if used else candidates[0])
+    return str(next(c for c in candidates if not c.exists() or not any(c.iterdir())))
+
+
+def run(args) -> int:
+    from cnndsl.train import distributed
+    config = build_config(args)
+    config.validate()
+    context = distributed.from_environment()
+    if context is not None:  # launched by torchrun: this process is one rank
+        return distributed.run_worker(config.to_dict(), context)
+    if config.nproc_per_node > 1:
+        return distributed.spawn(config.to_dict(), config.nproc_per_node)
+    from cnndsl.train.loop import train
+    train(config)
+    return 0

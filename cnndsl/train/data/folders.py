@@ -1,0 +1,95 @@
+"""`imagefolder:PATH`: torchvision's layout, PATH/train/CLASS/*.png and PATH/val/CLASS/*.
+
+Classes are the sub-folder names of PATH/train, sorted; PATH/val must use the
+same names (it may lack some).  Images are read lazily by DataLoader workers,
+resized to the spec's H x W, and kept as uint8 until they reach the device."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cnndsl.train.data import DataSet, LazySplit, source
+from cnndsl.train.errors import DataError
+
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+LAYOUT = "PATH/train/CLASS/IMAGE and PATH/val/CLASS/IMAGE"
+
+
+@source("imagefolder", needs_argument=True, describe=f"imagefolder:PATH, {LAYOUT}")
+def load(arg, input_shape, classes, seed) -> DataSet:
+    root = Path(arg)
+    if not root.is_dir():
+        raise DataError(f"image folder {root} does not exist", hint=f"expected {LAYOUT}")
+    train_dir, val_dir = root / "train", root / "val"
+    for needed in (train_dir, val_dir):
+        if not needed.is_dir():
+            raise DataError(f"{root} has no {needed.name}/ sub-folder", hint=f"expected {LAYOUT}")
+    names = sorted(p.name for p in train_dir.iterdir() if p.is_dir())
+    if not names:
+        raise DataError(f"{train_dir} has no class sub-folders", hint=f"expected {LAYOUT}")
+    index = {name: k for k, name in enumerate(names)}
+    train = _samples(train_dir, index)
+    val = _samples(val_dir, index)
+    if len(input_shape) != 3:
+        raise DataError(f"image data needs an image input CxHxW, the spec takes {input_shape}")
+    channels = _channels(train[0][0])
+    size = tuple(input_shape[1:])
+    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if channels == 3 else ([0.5], [0.5])
+    return DataSet(f"imagefolder:{arg}", LazySplit(ImageFiles(train, channels, size)),
+                   LazySplit(ImageFiles(val, channels, size)), names, channels=channels,
+                   mean=mean, std=std)
+
+
+def _samples(folder: Path, index: dict[str, int]) -> list[tuple[str, int]]:
+    samples = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if sub.name not in index:
+            raise DataError(f"{sub} is a class that {folder.parent / 'train'} does not have",
+                            hint="val/ must use the class folder names of train/")
+        samples += [(str(f), index[sub.name]) for f in sorted(sub.rglob("*"))
+                    if f.suffix.lower() in EXTENSIONS]
+    if not samples:
+        raise DataError(f"{folder} holds no images ({', '.join(EXTENSIONS)}) in class sub-folders",
+                        hint=f"expected {LAYOUT}")
+    return samples
+
+
+def _channels(path: str) -> int:
+    from PIL import Image
+    try:
+        with Image.open(path) as image:
+            return 1 if image.mode in ("1", "L", "I", "I;16", "F") else 3
+    except OSError as exc:
+        raise DataError(f"cannot read image {path}: {exc}") from None
+
+
+class ImageFiles:
+    """A torch-style Dataset: (uint8 tensor C x H x W resized to `size`, label)."""
+
+    def __init__(self, samples: list[tuple[str, int]], channels: int, size: tuple[int, int]):
+        self.samples, self.channels, self.size = samples, channels, size
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int):
+        import numpy as np
+        import torch
+        from PIL import Image
+        path, label = self.samples[i]
+        try:
+            with Image.open(path) as image:
+                image = image.convert("L" if self.channels == 1 else "RGB")
+                image = image.resize((self.size[1], self.size[0]), Image.BILINEAR)
+                array = np.asarray(image, dtype=np.uint8)
+        except OSError as exc:
+            raise DataError(f"cannot read image {path}: {exc}") from None
+        tensor = torch.from_numpy(array.copy())
+        tensor = tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1)
+        return tensor.contiguous(), label
+
+    @property
+    def labels(self):
+        import torch
+        return torch.tensor([label for _, label in self.samples])

@@ -1,0 +1,76 @@
+"""`cnndsl eval`: accuracy and confusion matrix of a checkpoint on a data source's
+held-out split."""
+
+from __future__ import annotations
+
+import torch
+
+from cnndsl.train import checkpoint
+from cnndsl.train.adapt import load_network
+from cnndsl.train.batches import Batches, Preprocess
+from cnndsl.train.config import TrainConfig
+from cnndsl.train.data import load_data
+from cnndsl.train.device import runtime
+from cnndsl.train.errors import CheckpointError, DataError
+
+
+def evaluate(spec: str, weights: str, data_source: str | None = None, device: str = "auto",
+             notes: list[str] | None = None) -> dict:
+    """{"accuracy", "loss", "count", "classes", "confusion" (rows: true, cols: predicted)}."""
+    notes = notes if notes is not None else []
+    saved = checkpoint.load(weights)
+    config = TrainConfig.from_dict(saved.get("config", {"spec": spec}))
+    net = load_network(spec, "x".join(map(str, saved["input"])), saved.get("params") or {})
+    if saved.get("spec_sha256") != checkpoint.spec_hash(net.source):
+        notes.append(f"note: {weights} was trained from a different version of {spec} "
+                     f"({saved.get('spec_path')}); loading its weights by name")
+    source = data_source or config.data
+    data = load_data(source, net.input_shape, net.output_shape[0], config.seed)
+    if data.channels != net.input_shape[0]:
+        raise DataError(f"{spec} takes {net.input_shape[0]}-channel input, {data.source} has "
+                        f"{data.channels}-channel images")
+    if len(data.classes) != net.output_shape[0]:
+        raise DataError(f"{weights} predicts {net.output_shape[0]} classes, "
+                        f"{data.source} has {len(data.classes)}")
+    rt = runtime(TrainConfig(spec=spec, device=device, compile=False, channels_last=False))
+    model = net.to_torch()
+    try:
+        model.load_state_dict(saved["model"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{weights} does not fit {spec}: {str(exc).splitlines()[0]}") from None
+    model.to(rt.device).eval()
+    stats = saved.get("preprocess") or {}
+    preprocess = Preprocess(data.scale, stats.get("mean", data.mean), stats.get("std", data.std),
+                            tuple(net.input_shape[1:]))
+    k = net.output_shape[0]
+    confusion = torch.zeros(k, k, dtype=torch.long)
+    loss_sum = 0.0
+    with torch.no_grad():
+        for x, y in Batches(data.val, rt.device, preprocess).validation():
+            with rt.autocast():
+                logits = model(x).float()
+            loss_sum += float(torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
+            pairs = y.cpu() * k + logits.argmax(1).cpu()
+            confusion += torch.bincount(pairs, minlength=k * k).view(k, k)
+    count = int(confusion.sum())
+    return {"spec": spec, "weights": str(weights), "data": data.source, "count": count,
+            "accuracy": float(confusion.diag().sum()) / max(count, 1),
+            "loss": loss_sum / max(count, 1), "classes": list(data.classes),
+            "confusion": confusion.tolist()}
+
+
+def render(result: dict) -> str:
+    """The accuracy line, per-class recall and the confusion matrix as text."""
+    names = [str(c) for c in result["classes"]]
+    width = max(5, max(len(n) for n in names),
+                max(len(str(v)) for row in result["confusion"] for v in row))
+    lines = [f"{result['data']}: {result['count']} images, accuracy "
+             f"{100 * result['accuracy']:.2f}%, loss {result['loss']:.4f}",
+             "", "confusion matrix (rows: true class, columns: predicted)",
+             " " * width + " " + " ".join(n[:width].rjust(width) for n in names) + "  recall"]
+    for name, row in zip(names, result["confusion"]):
+        total = sum(row)
+        recall = row[names.index(name)] / total if total else float("nan")
+        lines.append(name[:width].rjust(width) + " " + " ".join(str(v).rjust(width) for v in row)
+                     + f"  {100 * recall:5.1f}%")
+    return "\n".join(lines)

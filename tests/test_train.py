@@ -1,0 +1,223 @@
+"""`cnndsl train` / `cnndsl eval`: a short real digits run, checkpoints, transfer
+learning, clear errors.  Data-format loaders: test_train_data.py; SIGKILL and
+resume: test_train_resume.py; DDP: test_train_ddp.py."""
+
+import csv
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from cnndsl.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "tests" / "specs"
+LENET = SPECS / "train_lenet5.cnn"
+TINY = SPECS / "train_tiny.cnn"
+
+
+def train(capsys, *args) -> tuple[int, str, str]:
+    code = main(["train", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def rows(folder: Path) -> list[dict]:
+    with open(folder / "metrics.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """One short run of the tiny spec on the digits, shared by several tests."""
+    out = tmp_path_factory.mktemp("tiny")
+    assert main(["train", str(TINY), "--epochs", "3", "--out", str(out)]) == 0
+    return out
+
+
+def test_lenet5_digits_short_run(tmp_path, capsys):
+    # 3 epochs of the default recipe: a broken loop (no learning, wrong labels,
+    # eval on train data shuffled differently) cannot reach this bar.
+    code, out, err = train(capsys, LENET, "--epochs", "3", "--out", tmp_path)
+    assert code == 0, err
+    table = rows(tmp_path)
+    assert [int(r["epoch"]) for r in table] == [1, 2, 3]
+    assert float(table[-1]["val_acc"]) >= 0.93
+    assert float(table[-1]["train_loss"]) < float(table[0]["train_loss"])
+    assert "epoch 3/3" in out and "val" in out
+    for name in ("last.pt", "best.pt", "curves.png"):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+def test_metrics_columns_and_checkpoint_contents(tiny_run):
+    with open(tiny_run / "metrics.csv") as handle:
+        assert handle.readline().strip() == \
+            "epoch,train_loss,train_acc,val_loss,val_acc,lr,images_per_s,seconds"
+    data = torch.load(tiny_run / "last.pt", weights_only=True)
+    assert data["epoch"] == 3 and data["spec_text"] == TINY.read_text()
+    assert len(data["spec_sha256"]) == 64 and data["cnndsl_version"]
+    assert data["config"]["epochs"] == 3
+    for key in ("model", "optimizer", "scheduler", "scaler", "rng", "history", "preprocess"):
+        assert key in data
+    assert not list(tiny_run.glob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_eval_reports_accuracy_and_confusion(tiny_run, capsys):
+    assert main(["eval", str(TINY), "--weights", str(tiny_run / "last.pt"), "--format", "json"]) == 0
+    import json
+    result = json.loads(capsys.readouterr().out)
+    assert result["count"] == 359 and len(result["confusion"]) == 10
+    assert sum(map(sum, result["confusion"])) == 359
+    assert result["accuracy"] == pytest.approx(float(rows(tiny_run)[-1]["val_acc"]), abs=1e-6)
+    assert main(["eval", str(TINY), "--weights", str(tiny_run / "best.pt")]) == 0
+    assert "confusion matrix" in capsys.readouterr().out
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tiny_run, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    data = (tiny_run / "last.pt").read_bytes()
+    (out / "last.pt").write_bytes(data[: len(data) // 2])
+    code, _, err = train(capsys, TINY, "--out", out, "--resume")
+    assert code == 1 and "corrupt" in err and "Traceback" not in err
+    assert main(["eval", str(TINY), "--weights", str(out / "last.pt")]) == 1
+    assert "corrupt" in capsys.readouterr().err
+
+
+def test_resume_refuses_another_spec(tiny_run, tmp_path, capsys):
+    other = tmp_path / "other.cnn"
+    other.write_text(TINY.read_text().replace("conv(8, 3", "conv(6, 3"))
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "last.pt").write_bytes((tiny_run / "last.pt").read_bytes())
+    code, _, err = train(capsys, other, "--out", out, "--resume", "--epochs", "4")
+    assert code == 1 and "different spec" in err
+
+
+def test_resume_without_checkpoint(tmp_path, capsys):
+    code, _, err = train(capsys, TINY, "--out", tmp_path, "--resume")
+    assert code == 1 and "no checkpoint" in err
+
+
+def test_init_and_freeze(tiny_run, tmp_path, capsys):
+    start = torch.load(tiny_run / "last.pt", weights_only=True)["model"]
+    code, out, err = train(capsys, TINY, "--epochs", "1", "--out", tmp_path,
+                           "--init", tiny_run / "last.pt", "--freeze", "conv*")
+    assert code == 0, err
+    assert "frozen: conv1" in out
+    after = torch.load(tmp_path / "last.pt", weights_only=True)["model"]
+    assert torch.equal(after["conv1.weight"], start["conv1.weight"])  # frozen, initialised
+    assert not torch.equal(after["fc1.weight"], start["fc1.weight"])  # trained on
+
+
+def test_init_from_state_dict_with_another_head(tiny_run, tmp_path, capsys):
+    # a plain state dict (as torchvision ships) whose head has 5 classes
+    state = torch.load(tiny_run / "last.pt", weights_only=True)["model"]
+    state["fc1.weight"], state["fc1.bias"] = torch.zeros(5, 128), torch.zeros(5)
+    torch.save(state, tmp_path / "weights.pth")
+    code, out, err = train(capsys, TINY, "--epochs", "1", "--out", tmp_path / "run", "--lr", "1e-9",
+                           "--init", tmp_path / "weights.pth")
+    assert code == 0, err
+    assert "re-initialised: fc1.weight" in out
+    after = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["model"]
+    assert torch.allclose(after["conv1.weight"], state["conv1.weight"], atol=1e-6)
+    assert after["fc1.weight"].shape == (10, 128) and after["fc1.weight"].abs().sum() > 0
+
+
+def test_freeze_matching_nothing(tmp_path, capsys):
+    code, _, err = train(capsys, TINY, "--out", tmp_path, "--freeze", "nosuchlayer")
+    assert code == 1 and "matches no layer" in err and "conv1" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "mnist:/no/such/folder"], "does not exist"),
+    (["--data", "imagefolder:/no/such/folder"], "does not exist"),
+    (["--data", "cifar10:/no/such/folder"], "does not exist"),
+    (["--data", "mnist"], "needs a path"),
+    (["--data", "nosuch"], "unknown data source"),
+    (["--init", "/no/such/weights.pt"], "does not exist"),
+    (["--batch-size", "0"], "at least 1"),
+])
+def test_bad_arguments_are_clear_errors(tmp_path, capsys, args, message):
+    code, _, err = train(capsys, TINY, "--out", tmp_path, *args)
+    assert code == 1, err
+    assert message in err and "Traceback" not in err
+
+
+def test_missing_spec_file(tmp_path, capsys):
+    code, _, err = train(capsys, tmp_path / "nope.cnn")
+    assert code == 1 and "does not exist" in err
+
+
+def test_channel_mismatch(tmp_path, capsys):
+    code, _, err = train(capsys, SPECS / "train_tiny_rgb.cnn", "--out", tmp_path)
+    assert code == 1 and "3-channel input" in err and "1-channel images" in err
+
+
+def test_class_count_mismatch_without_parameter(tmp_path, capsys):
+    code, _, err = train(capsys, SPECS / "train_fixed_head.cnn", "--out", tmp_path)
+    assert code == 1 and "outputs 3 classes" in err and "has 10" in err
+
+
+def test_class_count_adapts_through_parameter(tmp_path, capsys):
+    spec = tmp_path / "five.cnn"
+    spec.write_text(TINY.read_text().replace("classes = 10", "classes = 5"))
+    code, out, err = train(capsys, spec, "--epochs", "1", "--out", tmp_path / "run")
+    assert code == 0, err
+    assert "classes=10" in out
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["model"]["fc1.weight"].shape[0] == 10
+
+
+def test_explicit_classes_mismatch_is_an_error(tmp_path, capsys):
+    code, _, err = train(capsys, TINY, "--out", tmp_path, "--set", "classes=4")
+    assert code == 1 and "outputs 4 classes" in err
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_run, tmp_path, capsys):
+    code, _, err = train(capsys, TINY, "--epochs", "3", "--out", tmp_path, "--optimizer", "sgd",
+                         "--lr", "1e30", "--schedule", "none")
+    assert code == 1 and "the loss became" in err and "Traceback" not in err
+    assert not (tmp_path / "last.pt").exists()  # nothing good to keep from epoch 1
+    # a resumed run that diverges keeps the good checkpoint it started from
+    out = tmp_path / "resumed"
+    out.mkdir()
+    saved = torch.load(tiny_run / "last.pt", weights_only=True)
+    saved["model"]["fc1.weight"] *= 1e38  # finite, but the next forward overflows
+    torch.save(saved, out / "last.pt")
+    code, _, err = train(capsys, TINY, "--out", out, "--resume", "--epochs", "5")
+    assert code == 1 and "last good checkpoint" in err
+    assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 3
+
+
+def test_check_stays_torch_free():
+    import subprocess
+    code = ("import sys; from cnndsl.cli import main; "
+            f"main(['check', '-q', {str(TINY)!r}]); "
+            "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules, 'heavy import'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_help_lists_train_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--data", "--epochs", "--resume", "--init", "--freeze", "--nproc-per-node",
+                   "--amp", "--channels-last", "--compile"):
+        assert option in out
+
+
+@pytest.mark.gpu
+def test_gpu_paths(tmp_path, capsys):
+    # bf16 autocast, channels_last, torch.compile and device-resident data on CUDA
+    code, out, err = train(capsys, LENET, "--epochs", "2", "--out", tmp_path, "--device", "cuda")
+    assert code == 0, err
+    assert "amp bf16" in out and "channels_last" in out and "compiled" in out
+    assert float(rows(tmp_path)[-1]["val_acc"]) >= 0.9
+
+
+@pytest.mark.gpu
+def test_gpu_synthetic(tmp_path, capsys):
+    code, out, err = train(capsys, SPECS / "train_tiny_rgb.cnn", "--data", "synthetic:2048",
+                           "--epochs", "1", "--out", tmp_path, "--device", "cuda", "--no-compile")
+    assert code == 0, err
