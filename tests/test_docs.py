@@ -26,3 +26,33 @@ def test_language_doc_example_checks(snippet):
 
 def test_doc_has_examples():
     assert len(SNIPPETS) >= 10
+
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_readme_spec_is_resnet34():
+    """The spec README shows, written out, is the zoo's ResNet-34, parameter for parameter."""
+    fences = re.findall(r"^```(\w*)\n(.*?)^```", README, re.M | re.S)
+    (snippet,) = [body for lang, body in fences if not lang and re.search(r"^network ", body, re.M)]
+    shown = cnndsl.loads(snippet, path=str(ROOT / "README.md"))
+    zoo = cnndsl.load(ROOT / "specs" / "resnet34.cnn")
+    assert shown.report()["total_params"] == zoo.report()["total_params"] == 21_797_672
+    assert shown.report()["total_macs"] == zoo.report()["total_macs"]
+
+
+README_COMMANDS = [line.split("#")[0].split() for line in re.findall(r"^cnndsl .*$", README, re.M)]
+
+
+@pytest.mark.parametrize("argv", README_COMMANDS, ids=[" ".join(a[:3]) for a in README_COMMANDS])
+def test_readme_command_lines_parse(argv):
+    """Every command line in README's quick start is one the CLI accepts, on a spec that exists."""
+    from cnndsl.cli import build_parser, discover
+    args = build_parser(discover()).parse_args(argv[1:])
+    assert (ROOT / args.spec).is_file()
+
+
+def test_readme_documents_every_command():
+    from cnndsl.cli import discover
+    used = {argv[1] for argv in README_COMMANDS}
+    assert used == set(discover())
