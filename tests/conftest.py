@@ -5,6 +5,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
+ZOO = sorted(p.stem for p in SPECS.glob("*.cnn"))  # every network in the zoo
 REFERENCE = ROOT.parent / "shared" / "reference" / "zoo.json"
 if not REFERENCE.exists():  # a copy ships in tests/data for checkouts without ../shared
     REFERENCE = ROOT / "tests" / "data" / "zoo.json"

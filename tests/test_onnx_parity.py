@@ -16,12 +16,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 from cnndsl.backends.onnx import runtime  # noqa: E402
+from conftest import ZOO  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-ZOO = ["lenet5", "alexnet", "vgg16", "vgg16_bn", "vgg19", "googlenet", "resnet18", "resnet34",
-       "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2",
-       "densenet121", "alexnet2012", "zfnet", "googlenet2014", "bn_inception", "xo_toy",
-       "direction_toy"]
 TEST_SPECS = sorted(p.stem for p in (ROOT / "tests" / "specs").glob("onnx_*.cnn"))
 TOLERANCE = 1e-4
 

@@ -6,22 +6,18 @@ import importlib
 import sys
 
 from cnndsl.backends import TARGETS
-from cnndsl.commands.check import parse_overrides
+from cnndsl.commands._spec import add_spec_arguments, load_spec
 from cnndsl.errors import SpecError
-from cnndsl.network import load
 
 HELP = "compile a spec to standalone PyTorch source (--target torch) or an ONNX graph"
 ORDER = 20
 
 
 def configure(parser) -> None:
-    parser.add_argument("spec", help="the .cnn file")
+    add_spec_arguments(parser)
     parser.add_argument("--target", choices=sorted(TARGETS), required=True,
                         help="torch: a readable .py file; onnx: a .onnx graph")
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write")
-    parser.add_argument("--input", help="override the input size, e.g. 3x32x32")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a network parameter, e.g. --set classes=10")
     parser.add_argument("--weights", metavar="CKPT",
                         help="weights to load: a checkpoint from cnndsl train (best.pt, last.pt) or "
                              "a saved state_dict (e.g. torchvision's), by declaration order")
@@ -31,9 +27,7 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    net = load(args.spec, input=args.input, params=parse_overrides(args.set))
-    for warning in net.warnings:
-        print(warning.render(), file=sys.stderr)
+    net = load_spec(args)
     try:
         backend = importlib.import_module(TARGETS[args.target])
     except ImportError as exc:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from cnndsl.commands.check import parse_overrides
-from cnndsl.network import load
+from cnndsl.commands._spec import add_spec_arguments, load_spec
 
 HELP = "draw a spec's architecture diagram (.svg/.png/.pdf via Graphviz, .dot, or Mermaid .md)"
 ORDER = 50
@@ -26,7 +25,7 @@ def _depth(text: str) -> int:
 
 
 def configure(parser) -> None:
-    parser.add_argument("spec", help="the .cnn file")
+    add_spec_arguments(parser)
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="net.svg, net.png or net.pdf (rendered by Graphviz), "
                              "net.dot (Graphviz source), net.md (Mermaid in a Markdown fence) "
@@ -34,9 +33,6 @@ def configure(parser) -> None:
     parser.add_argument("--depth", type=_depth, metavar="N",
                         help="collapse block calls nested N deep into one box each "
                              "(1: one box per top-level block call); default: every layer")
-    parser.add_argument("--input", help="override the input size, e.g. 3x32x32")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a network parameter, e.g. --set classes=10")
 
 
 def run(args) -> int:
@@ -46,9 +42,7 @@ def run(args) -> int:
     except ValueError as exc:
         print(f"cnndsl graph: {exc}", file=sys.stderr)
         return 1
-    net = load(args.spec, input=args.input, params=parse_overrides(args.set))
-    for warning in net.warnings:
-        print(warning.render(), file=sys.stderr)
+    net = load_spec(args)
     try:
         written = write_diagram(net.graph, args.output, args.depth)
     except (OSError, RuntimeError) as exc:

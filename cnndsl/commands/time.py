@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import sys
 
-from cnndsl.commands.check import parse_overrides
-from cnndsl.network import load
+from cnndsl.commands._spec import add_spec_arguments, load_spec
 
 HELP = "time each layer's forward and backward pass on the module cnndsl builds (caffe time)"
 ORDER = 60
 
 
 def configure(parser) -> None:
-    parser.add_argument("spec", help="the .cnn file")
+    add_spec_arguments(parser)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--batch", type=int, default=16, help="batch size (default 16)")
     parser.add_argument("--iterations", type=int, default=10,
@@ -29,15 +28,10 @@ def configure(parser) -> None:
     parser.add_argument("--threads", type=int, metavar="N",
                         help="CPU threads for PyTorch (default: PyTorch's own choice)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument("--input", help="override the input size, e.g. 3x32x32")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a network parameter, e.g. --set classes=10")
 
 
 def run(args) -> int:
-    net = load(args.spec, input=args.input, params=parse_overrides(args.set))
-    for warning in net.warnings:
-        print(warning.render(), file=sys.stderr)
+    net = load_spec(args)
     from cnndsl.profile import TimeOptions, TimingError, time_network
     from cnndsl.profile.report import render_table, to_json
     options = TimeOptions(device=args.device, batch=args.batch, iterations=args.iterations,

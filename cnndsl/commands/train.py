@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from cnndsl.commands._spec import add_spec_arguments
+
 HELP = "train a spec on a data set, with progress, checkpoints and resume"
 ORDER = 30
 
 
 def configure(parser) -> None:
     from cnndsl.train.config import OPTIMIZERS, SCHEDULES
-    parser.add_argument("spec", help="the .cnn file")
+    add_spec_arguments(parser)
     parser.add_argument("--data", default=None, metavar="SOURCE",
                         help="digits (default), imagefolder:PATH, cifar10:PATH, mnist:PATH, "
                              "synthetic[:N]")
-    parser.add_argument("--input", help="override the spec's input size, e.g. 1x32x32")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a network parameter, e.g. --set classes=10")
     parser.add_argument("--epochs", type=int, help="number of epochs (default 10)")
     parser.add_argument("--batch-size", type=int, help="global batch size (default 64)")
     parser.add_argument("--lr", type=float, help="peak learning rate (adamw 2e-3, sgd 0.05)")
@@ -59,7 +58,7 @@ def build_config(args):
     """A TrainConfig from parsed arguments; `given` lists the options actually set."""
     from pathlib import Path
 
-    from cnndsl.commands.check import parse_overrides
+    from cnndsl.commands._spec import parse_overrides
     from cnndsl.train.config import TrainConfig
     values = {name: getattr(args, name) for name in _FIELDS if getattr(args, name) is not None}
     config = TrainConfig(spec=args.spec, **values)

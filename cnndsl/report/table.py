@@ -39,7 +39,7 @@ def summary_lines(analysis: Analysis) -> list[str]:
     return [
         f"Total params: {params:,} ({params * 4 / mb:.2f} MiB as float32)",
         f"Trainable params: {params:,}",
-        f"Non-trainable params: 0",
+        "Non-trainable params: 0",
         f"Buffers: {buffers:,} (batch-norm running statistics)",
         f"MACs (conv + fc): {a.total_macs:,} ({human(a.total_macs)})",
         f"Other ops (BN, pooling, activations, adds): {a.total('other_ops'):,}",

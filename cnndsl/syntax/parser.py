@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 
 from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from cnndsl.errors import Span, SpecError, remember_source, source_text
 from cnndsl.syntax import ast

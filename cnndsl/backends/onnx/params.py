@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import zlib
 from math import sqrt
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np

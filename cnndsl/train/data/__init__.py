@@ -94,7 +94,6 @@ def load_data(text: str, input_shape: tuple[int, ...], classes: int, seed: int =
 
 def channel_stats(images, scale: float) -> tuple[list[float], list[float]]:
     """Per-channel mean and standard deviation of `images * scale`, from a sample."""
-    import torch
     sample = images[: min(len(images), 10000)].float() * scale
     mean = sample.mean(dim=(0, 2, 3))
     std = sample.std(dim=(0, 2, 3)).clamp_min(1e-6)

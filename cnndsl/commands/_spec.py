@@ -1,0 +1,49 @@
+"""What every command that reads a spec shares: the SPEC argument, --input and
+--set, and loading the spec with its warnings printed to stderr.  (A module
+whose name starts with "_" is not a command; cli.discover skips it.)"""
+
+from __future__ import annotations
+
+import sys
+
+from cnndsl.errors import SpecError
+
+
+def add_spec_arguments(parser, spec_help: str = "the .cnn file") -> None:
+    parser.add_argument("spec", help=spec_help)
+    parser.add_argument("--input", help="override the spec's input size, e.g. 3x32x32")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a network parameter, e.g. --set classes=10")
+
+
+def load_spec(args):
+    """The Network that args.spec, args.input and args.set describe; its
+    warnings go to stderr, its errors raise SpecError."""
+    from cnndsl.network import load
+    net = load(args.spec, input=args.input, params=parse_overrides(args.set))
+    for warning in net.warnings:
+        print(warning.render(), file=sys.stderr)
+    return net
+
+
+def parse_overrides(items: list[str]) -> dict[str, object]:
+    """--set NAME=VALUE pairs as network parameters: true/false, numbers, else text."""
+    result: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise SpecError(f"--set expects NAME=VALUE, got {item!r}")
+        result[name] = _literal(value)
+    return result
+
+
+def _literal(text: str):
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
