@@ -16,10 +16,12 @@ from cnndsl.ir.graph import Graph, Shape
 class Network:
     """A spec after elaboration and static checks."""
 
-    def __init__(self, graph: Graph, warnings: list[Diagnostic], source: str):
+    def __init__(self, graph: Graph, warnings: list[Diagnostic], source: str,
+                 files: tuple[str, ...] = ()):
         self.graph = graph
         self.warnings = warnings
         self.source = source  # the spec's text, kept for checkpoints and generated headers
+        self.files = files  # resolved paths of the spec and the libraries it imports
 
     @property
     def name(self) -> str:
@@ -84,7 +86,7 @@ def loads(text: str, path: str = "<string>", input: str | Shape | None = None,
         graph, warnings = elaborate(program, shape, params)
     except RecursionError:
         raise SpecError(f"{path} nests too deeply to check", Span(path, 1, 1)) from None
-    return Network(graph, warnings, text)
+    return Network(graph, warnings, text, tuple(program.files))
 
 
 def load(path: str | Path, input: str | Shape | None = None,

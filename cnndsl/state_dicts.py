@@ -18,6 +18,7 @@ from typing import Mapping
 from cnndsl.errors import SpecError
 
 WRAPPER_KEYS = ("model", "state_dict", "model_state_dict")
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
 
 class WeightsError(SpecError):
@@ -61,8 +62,13 @@ def _unwrap(data: object) -> Mapping:
 
 
 def strip_parallel_prefix(state_dict: dict) -> dict:
-    """Drop the "module." that DataParallel and DistributedDataParallel put in
-    front of every key of the module they wrap."""
-    if state_dict and all(k.startswith("module.") for k in state_dict):
-        return {k[len("module."):]: v for k, v in state_dict.items()}
+    """Drop the "module." that DataParallel and DistributedDataParallel, and the
+    "_orig_mod." that torch.compile, put in front of every key of the module they
+    wrap (in any nesting)."""
+    for _ in range(4):
+        prefix = next((p for p in WRAPPER_PREFIXES
+                       if state_dict and all(k.startswith(p) for k in state_dict)), None)
+        if prefix is None:
+            break
+        state_dict = {k[len(prefix):]: v for k, v in state_dict.items()}
     return state_dict

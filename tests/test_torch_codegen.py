@@ -121,3 +121,29 @@ def test_block_called_with_different_structures_gets_correct_classes():
     assert "class Basic(nn.Module)" in source and "class Basic2(nn.Module)" in source
     module = net.to_torch()
     assert sum(p.numel() for p in module.parameters()) == 21797672
+
+
+# Block arguments whose names collide with what the generator names on its own:
+# the generic name of a layer's argument, a keyword's escape, a generated class.
+COLLIDING_NAMES = {
+    "generic name": """block b(conv1_out_channels, w) { conv(w + 1, 1); conv(conv1_out_channels, 1) }
+network collide { input 3x4x4; b(5, 3); b(7, 10) }""",
+    "escaped keyword": """block b(lambda, lambda_) { conv(lambda, 1); conv(lambda_, 1) }
+network kw { input 3x4x4; b(5, 6); b(7, 9) }""",
+    "class name": """block inner(c) { conv(c, 1) }
+block outer(Inner) { inner(Inner) }
+network shadow { input 3x4x4; outer(4); outer(6) }""",
+    "module constant": """block b(INPUT_SHAPE) { conv(INPUT_SHAPE, 1) }
+network constant { input 3x4x4; b(5); b(6) }""",
+}
+
+
+@pytest.mark.parametrize("case", sorted(COLLIDING_NAMES))
+def test_colliding_argument_names_build_the_checked_network(case):
+    net = cnndsl.loads(COLLIDING_NAMES[case], path=f"{case}.cnn")
+    module = net.to_torch()
+    assert sum(p.numel() for p in module.parameters()) == net.report()["total_params"]
+    shapes = [tuple(m.weight.shape) for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert shapes == [(n.attrs["channels"], n.attrs["in_channels"], 1, 1)
+                      for n in net.graph.nodes if n.op == "conv"]
+    assert tuple(module(torch.randn(2, *net.input_shape)).shape[1:]) == net.output_shape

@@ -6,7 +6,7 @@ import importlib
 import sys
 
 from cnndsl.backends import TARGETS
-from cnndsl.commands._spec import add_spec_arguments, load_spec
+from cnndsl.commands._spec import add_spec_arguments, load_spec, refuse_to_overwrite
 from cnndsl.errors import SpecError
 
 HELP = "compile a spec to standalone PyTorch source (--target torch) or an ONNX graph"
@@ -28,6 +28,10 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     net = load_spec(args)
+    refuse_to_overwrite(args.output, net, weights=args.weights)
+    if args.target == "torch" and (args.opset is not None or not args.fold_bn):
+        print("cnndsl build: note: --opset and --no-fold-bn apply to --target onnx; ignored",
+              file=sys.stderr)
     try:
         backend = importlib.import_module(TARGETS[args.target])
     except ImportError as exc:
@@ -39,5 +43,8 @@ def run(args) -> int:
     except WeightMismatchError as exc:
         print(f"cnndsl: error: {args.weights}: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        raise SpecError(f"cannot write {exc.filename or args.output}: "
+                        f"{exc.strerror or exc}") from None
     print(f"wrote {args.output} ({args.target}, network {net.name})", file=sys.stderr)
     return 0

@@ -15,6 +15,7 @@ class Program:
     path: str
     blocks: dict[str, ast.BlockDef] = field(default_factory=dict)
     networks: list[ast.NetworkDef] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # the spec and every library it imports
 
 
 def read_spec(path: str | Path) -> str:
@@ -31,7 +32,7 @@ def read_spec(path: str | Path) -> str:
 
 
 def load_program(text: str, path: str) -> Program:
-    program = Program(path)
+    program = Program(path, files=[_key(path)])
     _add_module(program, parse_text(text, path), loaded={_key(path)})
     return program
 
@@ -50,6 +51,7 @@ def _add_module(program: Program, module: ast.Module, loaded: set[str]) -> None:
         if key in loaded:  # imported already (or an import cycle): blocks are in
             continue
         loaded.add(key)
+        program.files.append(key)
         if not target.is_file():
             raise SpecError(f"cannot import {imp.path!r}: no file {target}", imp.span,
                             "imports are relative to the importing file")

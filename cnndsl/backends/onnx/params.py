@@ -71,7 +71,10 @@ def _to_numpy(state_dict: Mapping[str, object]) -> dict[str, np.ndarray]:
     arrays = {}
     for key, value in state_dict.items():
         if hasattr(value, "detach"):  # a torch tensor; no need to import torch for that
-            value = value.detach().cpu().numpy()
+            value = value.detach().cpu()
+            if value.is_floating_point():  # bfloat16 has no numpy type; ONNX gets float32
+                value = value.float()
+            value = value.numpy()
         arrays[key] = np.asarray(value)
     return strip_parallel_prefix(arrays)
 
@@ -79,6 +82,8 @@ def _to_numpy(state_dict: Mapping[str, object]) -> dict[str, np.ndarray]:
 def _check(graph: Graph, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     expected = {f"{node.name}.{suffix}": shape
                 for node in graph.nodes for suffix, shape in expected_params(node).items()}
+    if any(k not in arrays for k in expected):
+        arrays = _by_declaration_order(expected, arrays)
     missing = [k for k in expected if k not in arrays]
     unexpected = [k for k in arrays if k not in expected and not k.endswith(".num_batches_tracked")]
     wrong = [f"{k}: {_shape(arrays[k].shape)} in the weights, {_shape(s)} in the spec"
@@ -95,6 +100,21 @@ def _check(graph: Graph, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]
                            hint="export with the spec (and --input/--set values) the "
                                 "checkpoint was trained with")
     return {k: arrays[k].astype(np.float32, copy=False) for k in expected}
+
+
+def _by_declaration_order(expected: dict[str, tuple], arrays: dict[str, np.ndarray]) -> dict:
+    """Weights named another way (torchvision's `layer2.0.conv1.weight` for our
+    `basic4.conv1.weight`), renamed by declaration order as the PyTorch back end
+    pairs them (cnndsl.backends.torch.weights.align); `arrays` unchanged unless
+    every tensor pairs up."""
+    from types import SimpleNamespace
+
+    from cnndsl.backends.torch.weights import align  # difflib only; no torch import
+    theirs = {k: v for k, v in arrays.items() if not k.endswith(".num_batches_tracked")}
+    report = align({k: SimpleNamespace(shape=s) for k, s in expected.items()}, theirs)
+    if not report.ok or len(report.loaded) != len(expected):
+        return arrays
+    return {ours: theirs[name] for ours, name in report.loaded}
 
 
 def _shape(shape) -> str:

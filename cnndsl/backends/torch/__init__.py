@@ -54,10 +54,14 @@ def build_file(network, output, options: dict | None = None) -> None:
     if options.get("weights"):
         module = build_module(network)
         load_weights(module, read_state_dict(options["weights"]), strict=True)
-        if output.with_suffix(".pt").resolve() == Path(options["weights"]).resolve():
-            raise WeightsError(f"writing {output.with_suffix('.pt')} would overwrite the "
-                               f"weights file it reads",
+        weights_out = output.with_suffix(".pt")
+        if weights_out.resolve() == Path(options["weights"]).resolve():
+            raise WeightsError(f"writing {weights_out} would overwrite the weights file it reads",
                                hint="choose another -o name")
+        if weights_out == output:
+            raise WeightsError(f"{output} would hold both the source and the weights",
+                               hint="name the source .py; the weights go beside it as .pt")
+    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     if module is not None:
         import torch

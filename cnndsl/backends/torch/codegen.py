@@ -44,8 +44,9 @@ def generate(network, version: str) -> Source:
     variants = group_variants(root)
     taken = {v.class_name for v in variants if v.block is not None}
     root.variant.class_name = names.class_name(graph.name, taken)
+    module_names = frozenset({v.class_name for v in variants} | {"INPUT_SHAPE"})
     for variant in variants:
-        resolve_params(variant)
+        resolve_params(variant, module_names)
     classes = [_class_context(v, variants, graph) for v in variants]
     text = _environment().get_template("torch/module.py.j2").render(
         version=version, path=names.comment_text(graph.path),

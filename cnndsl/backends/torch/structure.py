@@ -166,15 +166,16 @@ def group_variants(root: Instance) -> list[Variant]:
     return order
 
 
-def resolve_params(variant: Variant) -> None:
-    """Decide, for each constructor argument of each item, a literal or a parameter."""
+def resolve_params(variant: Variant, avoid: frozenset[str] = frozenset()) -> None:
+    """Decide, for each constructor argument of each item, a literal or a parameter.
+    Parameter names never equal a name in `avoid` (the module's class names)."""
     if variant.params is not None:
         return
     for inst in variant.instances:  # children first: their parameters are our arguments
         for item in inst.items:
             if item.child is not None:
                 child = item.child.variant
-                resolve_params(child)
+                resolve_params(child, avoid)
                 k = child.instances.index(item.child)
                 item.args = [(None, p.values[k]) for p in child.params]
     first, params = variant.instances[0], {}
@@ -187,7 +188,7 @@ def resolve_params(variant: Variant) -> None:
                 row.append(names.literal(value))
             else:
                 label = kw or (POSITIONAL.get(item.callee, ())[j:j + 1] or (f"arg{j}",))[0]
-                row.append(_parameter(variant, params, values, f"{item.attr}_{label}"))
+                row.append(_parameter(variant, params, values, f"{item.attr}_{label}", avoid))
         variant.exprs.append(row)
     ordered = sorted(params.values(), key=lambda p: p[1])
     variant.params = [p for p, _ in ordered]
@@ -197,8 +198,12 @@ def _same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _parameter(variant: Variant, params: dict, values: list, fallback: str) -> str:
-    """Name the parameter that yields `values` (one per call); record it in `params`."""
+def _parameter(variant: Variant, params: dict, values: list, fallback: str,
+               avoid: frozenset[str]) -> str:
+    """Name the parameter that yields `values` (one per call); record it in `params`,
+    keyed by name and values: two parameters that would share a name (a block
+    argument `conv1_out_channels` beside the generic name of conv1's channels,
+    `lambda` escaped beside `lambda_`) but carry different values stay two."""
     instances = variant.instances
     frames = [inst.frame for inst in instances]
     candidates = []  # (priority, name, signature order, values per call, suffix)
@@ -224,10 +229,11 @@ def _parameter(variant: Variant, params: dict, values: list, fallback: str) -> s
         _, name, order, args, suffix = min(candidates, key=lambda c: c[0])
     else:
         name, order, args, suffix = fallback, (2, len(params)), values, ""
-    taken = {p.name for p, _ in params.values()}
-    if name not in params:
+    key = (name, tuple(map(repr, args)))
+    if key not in params:
+        taken = avoid | {p.name for p, _ in params.values()}
         unique, k = name, 2
         while unique in taken:
             unique, k = f"{name}{k}", k + 1
-        params[name] = (Param(unique, list(args)), order)
-    return params[name][0].name + suffix
+        params[key] = (Param(unique, list(args)), order)
+    return params[key][0].name + suffix
