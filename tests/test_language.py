@@ -1,5 +1,6 @@
 """Each language construct, checked through the shapes and counts it produces."""
 
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,14 @@ def test_conditional_expression_evaluates_only_the_chosen_side():
     n = net("s(1, 4, stride=2); s(2, 8, stride=1 if true else 1 // 0)", blocks=blocks,
             input="3x16x16")
     assert [node.shape for node in n.graph.layers()] == [(4, 8, 8), (8, 8, 8), (8, 8, 8)]
+
+
+def test_upsampling_divides_the_jump():
+    """After upsample(2) neighbouring outputs are half an input pixel apart: nearest
+    reads one input pixel, bilinear two per axis; a 3x3 conv then adds 2 jumps."""
+    n = net("conv(4, 3, pad=1); maxpool(2); upsample(2); conv(4, 3, pad=1)"
+            "; upsample(2, mode=\"bilinear\"); conv(4, 3, pad=1)", input="1x16x16")
+    fields = [(s.node.op, s.receptive_field.size[0], s.receptive_field.jump[0])
+              for s in n.analysis.layers]
+    assert fields == [("conv", 3, 1), ("maxpool", 4, 2), ("upsample", 4, 1), ("conv", 6, 1),
+                      ("upsample", 7, Fraction(1, 2)), ("conv", 8, Fraction(1, 2))]

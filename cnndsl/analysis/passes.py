@@ -6,7 +6,7 @@ Each pass returns one value per node; `analyse` zips them into LayerStats.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import prod
+from math import ceil, prod
 
 from cnndsl.ir.graph import Graph, Node
 from cnndsl.ops import OPS
@@ -26,7 +26,7 @@ class Cost:
 @dataclass(frozen=True)
 class ReceptiveField:
     size: tuple[int, int]  # input pixels one output value sees (height, width)
-    jump: tuple[int, int]  # input pixels between neighbouring outputs
+    jump: tuple  # input pixels between neighbouring outputs (a Fraction after upsampling)
 
 
 def costs(graph: Graph) -> list[Cost]:
@@ -43,27 +43,32 @@ def costs(graph: Graph) -> list[Cost]:
 
 def receptive_fields(graph: Graph) -> list[ReceptiveField]:
     """r_out = r_in + (k_eff - 1) * j_in and j_out = j_in * s, per spatial axis;
-    a merge takes the largest field of its branches."""
-    result: list[ReceptiveField] = []
+    a merge takes the largest field of its branches.  Upsampling has a stride of
+    1/scale, so jumps after it are fractions; sizes are reported rounded up."""
+    exact: list[tuple[tuple, tuple]] = []  # (size, jump) per node, ints or Fractions
     nodes = graph.nodes
     for node in nodes:
         if not node.inputs:
-            result.append(ReceptiveField((1, 1), (1, 1)))
+            exact.append(((1, 1), (1, 1)))
             continue
         if len(node.inputs) == 1:
-            field = result[node.inputs[0]]
+            size, jump = exact[node.inputs[0]]
         else:
-            ins = [result[i] for i in node.inputs]
-            field = ReceptiveField((max(f.size[0] for f in ins), max(f.size[1] for f in ins)),
-                                   (max(f.jump[0] for f in ins), max(f.jump[1] for f in ins)))
+            ins = [exact[i] for i in node.inputs]
+            size = tuple(max(f[0][axis] for f in ins) for axis in (0, 1))
+            jump = tuple(max(f[1][axis] for f in ins) for axis in (0, 1))
         window = OPS[node.op].window(node.attrs, [nodes[i].shape for i in node.inputs])
         if window is not None:
-            (rh, rw), (jh, jw) = field.size, field.jump
-            field = ReceptiveField((rh + (window.kernel[0] - 1) * jh,
-                                    rw + (window.kernel[1] - 1) * jw),
-                                   (jh * window.stride[0], jw * window.stride[1]))
-        result.append(field)
-    return result
+            size = tuple(r + (k - 1) * j for r, k, j in zip(size, window.kernel, jump))
+            jump = tuple(j * s for j, s in zip(jump, window.stride))
+        exact.append((size, jump))
+    return [ReceptiveField(tuple(ceil(r) for r in size), tuple(_whole(j) for j in jump))
+            for size, jump in exact]
+
+
+def _whole(value):
+    """An int where the value is whole (1, not Fraction(1, 1))."""
+    return int(value) if value == int(value) else value
 
 
 def activation_bytes(graph: Graph) -> list[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from cnndsl.errors import ShapeError
 from cnndsl.ir.graph import format_shape
 from cnndsl.ops import args as A
@@ -126,13 +128,25 @@ def _mode(v):
     return v
 
 
+def _upsample_window(a, inputs):
+    """Each output pixel lies 1/scale input pixels from its neighbour and reads one
+    input pixel (nearest) or two per axis (bilinear)."""
+    k = 1 if a["mode"] == "nearest" else 2
+    return Window((k, k), tuple(Fraction(1, s) for s in a["scale"]), (0, 0, 0, 0))
+
+
+def _scale_label(scale) -> str:
+    return f"x{scale[0]}" if scale[0] == scale[1] else f"x{format_shape(scale)}"
+
+
 register(OpDef(
     name="upsample",
     args=(Arg("scale", A.positive_pair, 2, doc="integer scale factor, e.g. 2 or 2x1"),
           Arg("mode", _mode, "nearest", doc='"nearest" or "bilinear" (align_corners=false)')),
     infer=_upsample_infer,
+    window=_upsample_window,
     other_ops=lambda a, inputs, out: (out[0] * out[1] * out[2]) * (1 if a["mode"] == "nearest"
                                                                   else 4),
-    label=lambda a: f"upsample x{format_shape(a['scale'])}, {a['mode']}",
+    label=lambda a: f"upsample {_scale_label(a['scale'])}, {a['mode']}",
     doc="Upsampling by an integer factor (U-Net and FPN decoders, long skips).",
 ))
