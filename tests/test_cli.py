@@ -110,3 +110,9 @@ def test_python_m_and_console_script_agree():
     a = subprocess.run([sys.executable, "-m", "cnndsl", "check", RESNET34, "--format", "json"],
                        capture_output=True, text=True, cwd=ROOT)
     assert a.returncode == 0 and json.loads(a.stdout)["total_params"] == 21_797_672
+
+
+@pytest.mark.parametrize("fmt", ["json", "markdown"])
+def test_connections_only_with_the_table(capsys, fmt):
+    code, out, err = run_cli(capsys, "check", RESNET34, "--connections", "--format", fmt)
+    assert code == 1 and out == "" and "--format table" in err

@@ -249,6 +249,26 @@ def test_graph_without_graphviz_writes_the_dot_and_says_how_to_install(
     assert "Traceback" not in err
 
 
+def test_graph_never_overwrites_the_spec(tmp_path, capsys, monkeypatch):
+    spec = tmp_path / "net.md"  # a spec may have any name, even a diagram's
+    spec.write_text((SPECS / "graph_residual.cnn").read_text())
+    assert main(["graph", str(spec), "-o", str(spec)]) == 1
+    assert "refusing to write" in capsys.readouterr().err
+    monkeypatch.setattr("cnndsl.backends.graph.find_dot", lambda: None)
+    spec = spec.rename(tmp_path / "net.dot")  # the .dot written without Graphviz
+    assert main(["graph", str(spec), "-o", str(tmp_path / "net.svg")]) == 1
+    assert "refusing to write" in capsys.readouterr().err
+    assert spec.read_text() == (SPECS / "graph_residual.cnn").read_text()
+
+
+def test_mermaid_too_big_for_github_says_so(tmp_path, capsys):
+    assert main(["graph", str(ROOT / "specs" / "resnet152.cnn"), "-o", str(tmp_path / "r.md")]) == 0
+    assert "GitHub's Mermaid draws at most 500" in capsys.readouterr().err
+    assert main(["graph", str(ROOT / "specs" / "resnet152.cnn"), "--depth", "2",
+                 "-o", str(tmp_path / "r.md")]) == 0
+    assert "note" not in capsys.readouterr().err
+
+
 def test_graph_rejects_unknown_suffix(tmp_path, capsys):
     assert main(["graph", str(SPECS / "graph_residual.cnn"), "-o", str(tmp_path / "x.jpg")]) == 1
     assert ".svg" in capsys.readouterr().err

@@ -83,3 +83,31 @@ def test_time_and_graph_commands_do_not_import_torch_until_run():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("device", ["gpu", "CPU", "cpu:1", "cuda:x", "mps"])
+def test_unknown_device_is_a_plain_error(capsys, device):
+    assert main(["time", str(LENET), "--device", device, *QUICK]) == 1
+    err = capsys.readouterr().err
+    assert f"unknown device {device!r}" in err and "internal error" not in err
+
+
+def test_network_without_layers_is_a_plain_error(capsys, tmp_path):
+    (tmp_path / "empty.cnn").write_text("network empty { input 3x8x8 }\n")
+    assert main(["time", str(tmp_path / "empty.cnn"), *QUICK]) == 1
+    assert "has no layers to time" in capsys.readouterr().err
+
+
+def test_out_of_memory_suggests_a_smaller_batch(capsys, monkeypatch):
+    """The allocator's own error (as PyTorch's CPU allocator words it), raised where a
+    huge batch would raise it, becomes one line with the activation estimate."""
+    from cnndsl.profile import timer
+
+    def allocate(network, options):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: "
+                           "can't allocate memory: you tried to allocate 31360000000 bytes.")
+    monkeypatch.setattr(timer, "_time", allocate)
+    assert main(["time", str(LENET), "--batch", "10000000", "--iterations", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "ran out of memory at batch 10000000" in err and "smaller --batch" in err
+    assert "internal error" not in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from cnndsl.commands._spec import add_spec_arguments, load_spec
+from cnndsl.errors import SpecError
 
 HELP = "check a spec and print its per-layer shape/parameter/MAC report"
 ORDER = 10
@@ -23,6 +24,8 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
+    if args.connections and args.format != "table":
+        raise SpecError("--connections adds a column to the table: use it with --format table")
     net = load_spec(args)
     if args.quiet:
         return 0

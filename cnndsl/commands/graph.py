@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from cnndsl.commands._spec import add_spec_arguments, load_spec
+from cnndsl.commands._spec import add_spec_arguments, load_spec, refuse_to_overwrite
 
 HELP = "draw a spec's architecture diagram (.svg/.png/.pdf via Graphviz, .dot, or Mermaid .md)"
 ORDER = 50
@@ -36,13 +36,17 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from cnndsl.backends.graph import INSTALL_HINT, diagram_format, write_diagram
+    from cnndsl.backends.graph import (INSTALL_HINT, RENDERED, diagram_format, fallback_path,
+                                       find_dot, write_diagram)
     try:
         diagram_format(args.output)
     except ValueError as exc:
         print(f"cnndsl graph: {exc}", file=sys.stderr)
         return 1
     net = load_spec(args)
+    refuse_to_overwrite(args.output, net)
+    if diagram_format(args.output) in RENDERED and find_dot() is None:
+        refuse_to_overwrite(fallback_path(args.output), net)
     try:
         written = write_diagram(net.graph, args.output, args.depth)
     except (OSError, RuntimeError) as exc:
@@ -53,5 +57,7 @@ def run(args) -> int:
               f"{args.output}; {INSTALL_HINT}, then run `dot -T{diagram_format(args.output)} "
               f"{written.path} -o {args.output}`", file=sys.stderr)
         return EXIT_NO_GRAPHVIZ
+    for note in written.notes:
+        print(f"cnndsl graph: note: {note}", file=sys.stderr)
     print(f"wrote {written.path}")
     return 0

@@ -95,8 +95,9 @@ class _Runner:
     def __init__(self, network, options: TimeOptions):
         import torch
         self.torch, self.options = torch, options
-        if options.device.startswith("cuda") and not torch.cuda.is_available():
-            raise TimingError("--device cuda: PyTorch sees no CUDA device here")
+        _check_device(options.device, torch)
+        if not network.graph.layers():
+            raise TimingError(f"network {network.name} has no layers to time")
         for name in ("batch", "iterations"):
             if getattr(options, name) < 1:
                 raise TimingError(f"--{name} must be 1 or more")
@@ -188,8 +189,33 @@ def _intervals(clock, start, marks: list[tuple[int, object]], end) -> dict[int, 
     return result
 
 
+def _check_device(name: str, torch) -> None:
+    kind, _, index = name.partition(":")
+    if kind not in ("cpu", "cuda") or (index and not index.isdigit()) or (kind == "cpu" and index):
+        raise TimingError(f"unknown device {name!r}; use cpu, cuda or cuda:N")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise TimingError("--device cuda: PyTorch sees no CUDA device here")
+        if index and int(index) >= torch.cuda.device_count():
+            raise TimingError(f"--device {name}: there are {torch.cuda.device_count()} CUDA "
+                              f"device(s), numbered from 0")
+
+
 def time_network(network, options: TimeOptions = TimeOptions()) -> Timing:
     """Time `network` (a cnndsl.Network) as built by `network.to_torch()`."""
+    try:
+        return _time(network, options)
+    except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is one too
+        text = str(exc)
+        if "out of memory" not in text.lower() and "can't allocate memory" not in text:
+            raise
+        mib = sum(s.activation_bytes for s in network.analysis.nodes) * options.batch / 2 ** 20
+        raise TimingError(f"{options.device} ran out of memory at batch {options.batch} "
+                          f"(activations alone: about {mib:,.0f} MiB forward, as much again "
+                          f"for backward); try a smaller --batch") from None
+
+
+def _time(network, options: TimeOptions) -> Timing:
     runner = _Runner(network, options)
     torch = runner.torch
     layers = network.graph.layers()

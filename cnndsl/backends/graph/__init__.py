@@ -31,6 +31,16 @@ class Written:
 
     path: Path
     rendered: bool  # False when Graphviz was missing and only the .dot was written
+    notes: tuple[str, ...] = ()  # what the reader of the diagram should know
+
+
+# GitHub's Mermaid refuses charts with more edges than this ("Too many edges")
+MERMAID_MAX_EDGES = 500
+
+
+def fallback_path(path: str | Path) -> Path:
+    """Where the .dot goes when Graphviz is missing."""
+    return Path(path).with_suffix(".dot")
 
 
 def diagram_format(path: str | Path) -> str:
@@ -51,19 +61,24 @@ def write_diagram(graph: Graph, path: str | Path, depth: int | None = None) -> W
     view = build_view(graph, depth)
     if fmt in ("md", "mmd"):
         path.write_text(to_mermaid(view, fence=fmt == "md"))
-        return Written(path, True)
+        notes = ()
+        if len(view.arrows) > MERMAID_MAX_EDGES:
+            notes = (f"the chart has {len(view.arrows)} arrows; GitHub's Mermaid draws at most "
+                     f"{MERMAID_MAX_EDGES}: collapse blocks with --depth",)
+        return Written(path, True, notes)
     source = to_dot(view)
     if fmt in ("dot", "gv"):
         path.write_text(source)
         return Written(path, True)
     dot = find_dot()
     if dot is None:
-        fallback = path.with_suffix(".dot")
+        fallback = fallback_path(path)
         fallback.write_text(source)
         return Written(fallback, False)
     render(source, path, fmt, dot)
     return Written(path, True)
 
 
-__all__ = ["Arrow", "Box", "View", "Written", "build_view", "diagram_format", "to_dot",
+__all__ = ["Arrow", "Box", "View", "Written", "build_view", "diagram_format", "fallback_path",
+           "find_dot", "to_dot",
            "to_mermaid", "write_diagram", "INSTALL_HINT"]
