@@ -12,6 +12,7 @@ exits 1, never a traceback.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Mapping
 
@@ -30,24 +31,50 @@ def read_state_dict(path: str | Path, role: str = "weights file") -> dict:
 
     `role` names the file in messages ("--init file", "weights file")."""
     path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"{role} {path} is a folder, not a file of weights")
     if not path.is_file():
         raise WeightsError(f"{role} {path} does not exist")
     import torch  # only needed to read weights; `cnndsl check` never gets here
 
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for a torn or foreign file
-        raise WeightsError(f"cannot read {role} {path}: it is corrupt or not a torch file "
-                           f"({type(exc).__name__})",
-                           hint="pass a checkpoint written by `cnndsl train` (best.pt, "
-                                "last.pt) or a saved state_dict") from None
-    data = _unwrap(data)
+    data = _unwrap(_load(path, role))
     if not data or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise WeightsError(f"{role} {path} holds neither a cnndsl checkpoint nor a state dict "
                            f"of tensors",
                            hint="pass a checkpoint written by `cnndsl train` (best.pt, "
                                 "last.pt) or a saved state_dict")
     return strip_parallel_prefix(dict(data))
+
+
+def training_setup(path: str | Path) -> tuple[tuple[int, ...], dict] | None:
+    """The input shape and network parameters a checkpoint written by `cnndsl
+    train` was trained with (training may have set `classes` from the data, or
+    the user --input and --set); None for any other file of weights."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    data = _load(path, "weights file")
+    if not (isinstance(data, Mapping) and str(data.get("format", "")).startswith("cnndsl")
+            and isinstance(data.get("input"), (list, tuple))):
+        return None
+    return tuple(data["input"]), dict(data.get("params") or {})
+
+
+def _load(path: Path, role: str):
+    stat = path.stat()
+    return _cached_load(str(path.resolve()), stat.st_mtime_ns, stat.st_size, role)
+
+
+@functools.lru_cache(maxsize=1)  # build reads the same file for its setup, then its weights
+def _cached_load(path: str, mtime_ns: int, size: int, role: str):
+    import torch
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a torn or foreign file
+        raise WeightsError(f"cannot read {role} {path}: it is corrupt or not a torch file "
+                           f"({type(exc).__name__})",
+                           hint="pass a checkpoint written by `cnndsl train` (best.pt, "
+                                "last.pt) or a saved state_dict") from None
 
 
 def _unwrap(data: object) -> Mapping:

@@ -138,3 +138,24 @@ def test_onnx_only_options_are_noted_for_the_torch_target(capsys, tmp_path):
     code = main(["build", str(SPEC), "--target", "torch", "-o", str(tmp_path / "m.py"),
                  "--opset", "18", "--no-fold-bn"])
     assert code == 0 and "apply to --target onnx; ignored" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_checkpoint_builds_the_network_it_was_trained_as(capsys, tmp_path, target):
+    """`cnndsl train` may set classes from the data and takes --input/--set; the
+    checkpoint records them, and build uses them unless told otherwise."""
+    spec = ROOT / "specs" / "lenet5.cnn"
+    trained = cnndsl.load(spec, input="1x32x32", params={"classes": 3})
+    torch.save({"format": "cnndsl-checkpoint/1", "input": [1, 32, 32],
+                "params": dict(trained.graph.params), "model": trained.to_torch().state_dict()},
+               tmp_path / "best.pt")
+    out = tmp_path / TARGETS[target]
+    code = main(["build", str(spec), "--target", target, "-o", str(out),
+                 "--weights", str(tmp_path / "best.pt")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "as the checkpoint was trained: input 1x32x32, classes=3" in err
+    code = main(["build", str(spec), "--target", target, "-o", str(out), "--input", "1x28x28",
+                 "--weights", str(tmp_path / "best.pt")])
+    err = capsys.readouterr().err  # what the user says wins: fc1 sees 50x7x7, not 50x8x8
+    assert code == 1 and "fc1.weight" in err and "3200" in err

@@ -16,11 +16,13 @@ def add_spec_arguments(parser, spec_help: str = "the .cnn file") -> None:
                         help="override a network parameter, e.g. --set classes=10")
 
 
-def load_spec(args):
-    """The Network that args.spec, args.input and args.set describe; its
-    warnings go to stderr, its errors raise SpecError."""
+def load_spec(args, input=None, params: dict | None = None):
+    """The Network that args.spec, args.input and args.set describe (`input` and
+    `params` fill in what they leave out); its warnings go to stderr, its errors
+    raise SpecError."""
     from cnndsl.network import load
-    net = load(args.spec, input=args.input, params=parse_overrides(args.set))
+    net = load(args.spec, input=args.input or input,
+               params={**(params or {}), **parse_overrides(args.set)} or None)
     for warning in net.warnings:
         print(warning.render(), file=sys.stderr)
     return net

@@ -6,7 +6,8 @@ import importlib
 import sys
 
 from cnndsl.backends import TARGETS
-from cnndsl.commands._spec import add_spec_arguments, load_spec, refuse_to_overwrite
+from cnndsl.commands._spec import (add_spec_arguments, load_spec, parse_overrides,
+                                   refuse_to_overwrite)
 from cnndsl.errors import SpecError
 
 HELP = "compile a spec to standalone PyTorch source (--target torch) or an ONNX graph"
@@ -28,6 +29,8 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     net = load_spec(args)
+    if args.weights:
+        net = _as_trained(net, args)
     refuse_to_overwrite(args.output, net, weights=args.weights)
     if args.target == "torch" and (args.opset is not None or not args.fold_bn):
         print("cnndsl build: note: --opset and --no-fold-bn apply to --target onnx; ignored",
@@ -48,3 +51,24 @@ def run(args) -> int:
                         f"{exc.strerror or exc}") from None
     print(f"wrote {args.output} ({args.target}, network {net.name})", file=sys.stderr)
     return 0
+
+
+def _as_trained(net, args):
+    """The network as `cnndsl train` built it for the checkpoint in --weights:
+    training may have set `classes` from the data, and --input/--set given then
+    are stored in the checkpoint.  What the user gives now still wins."""
+    from cnndsl.state_dicts import training_setup
+    setup = training_setup(args.weights)
+    if setup is None:
+        return net
+    shape, params = setup
+    changed = {k: v for k, v in params.items()
+               if dict(net.graph.params).get(k) != v and k not in parse_overrides(args.set)}
+    if (shape == net.input_shape or args.input) and not changed:
+        return net
+    trained = load_spec(args, input="x".join(map(str, shape)), params=changed)
+    told = [f"input {'x'.join(map(str, shape))}"] * (not args.input and shape != net.input_shape)
+    told += [f"{k}={v}" for k, v in changed.items()]
+    print(f"cnndsl build: note: building {net.name} as the checkpoint was trained: "
+          f"{', '.join(told)}", file=sys.stderr)
+    return trained

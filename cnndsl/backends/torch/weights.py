@@ -30,11 +30,12 @@ class WeightReport:
                     or any(not k.endswith("num_batches_tracked") for k in self.missing))
 
     def __str__(self) -> str:
-        lines = [f"loaded {len(self.loaded)} tensors"]
+        lines = [f"{len(self.loaded)} tensors pair up by declaration order"]
         for ours, our_shape, theirs, their_shape in self.mismatched:
             lines.append(f"  shape mismatch: {ours} {list(our_shape)} <- {theirs} "
                          f"{list(their_shape)}")
-        lines += [f"  missing (kept as initialised): {k}" for k in self.missing]
+        lines += [f"  missing (kept as initialised): {k}" for k in self.missing
+                  if not k.endswith("num_batches_tracked")]
         lines += [f"  unexpected (ignored): {k}" for k in self.unexpected]
         return "\n".join(lines)
 
