@@ -106,7 +106,10 @@ def _pool(op_type: str, global_type: str) -> Emitter:
             return
         pads, ceil = list(a["pad"]), a["ceil"]
         counts_pad = op_type == "AveragePool" and a["count_pad"]
-        explicit = _ceil_as_padding(ctx, node) if ceil and not counts_pad else None
+        if ceil and counts_pad:
+            _average_padded_then_ceil(ctx, node)
+            return
+        explicit = _ceil_as_padding(ctx, node) if ceil else None
         if explicit:
             pads, ceil = explicit, False
         padded = any(pads) or ceil
@@ -116,6 +119,25 @@ def _pool(op_type: str, global_type: str) -> Emitter:
                strides=list(a["stride"]), pads=pads if any(pads) else None,
                ceil_mode=1 if ceil else None, count_include_pad=count)
     return emit
+
+
+def _average_padded_then_ceil(ctx: Emission, node: Node) -> None:
+    """PyTorch's average in ceil mode counting padding: its divisor counts the
+    declared padding but not the cells a ceil-mode window hangs past it.  That is
+    exactly a zero Pad of the declared padding, then an average over the padded
+    map with extra end padding that is not counted (count_include_pad=0)."""
+    a = node.attrs
+    top, left, bottom, right = a["pad"]
+    x = ctx.input(node)
+    if any(a["pad"]):
+        x = ctx.op("Pad", [x, ctx.constant([0, 0, top, left, 0, 0, bottom, right], np.int64)],
+                   node, suffix="pad", mode="constant")
+    h, w = ctx.graph.nodes[node.inputs[0]].shape[1:]
+    padded = (h + top + bottom, w + left + right)
+    extra = [max(0, (out - 1) * s + k - n) for out, s, k, n
+             in zip(node.shape[1:], a["stride"], a["kernel"], padded)]
+    ctx.op("AveragePool", [x], node, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
+           pads=[0, 0, *extra] if any(extra) else None, count_include_pad=0)
 
 
 def _ceil_as_padding(ctx: Emission, node: Node) -> list[int] | None:
