@@ -18,6 +18,7 @@ from cnndsl.ir.graph import Graph, Node, freeze_attrs  # noqa: E402
 from conftest import ROOT, SPECS  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden"
+TEST_SPECS = ROOT / "tests" / "specs"
 
 
 def _load_relative(relpath: str, **kwargs):
@@ -34,13 +35,28 @@ def test_golden_source(name, update_golden):
     assert source == golden.read_text(), "run pytest --update-golden after a deliberate change"
 
 
-@pytest.mark.parametrize("name", ["torch_residual", "torch_inception", "torch_layers"])
-def test_source_is_formatted(name):
-    source = generate_source(_load_relative(f"tests/specs/{name}.cnn"))
-    ast.parse(source)
-    lines = source.splitlines()
-    assert all(len(line) <= 99 and line == line.rstrip() for line in lines)
-    assert "\n\n\n\n" not in source and source.endswith("\n") and not source.endswith("\n\n")
+WIDE = """network wide {
+  input 3x8x8
+  concat { %s }
+  add { %s }
+}""" % ("; ".join("conv(2, 1)" for _ in range(14)), "; ".join(["relu"] + ["identity"] * 14))
+FORMATTED = ([f"specs/{p.stem}.cnn" for p in sorted(SPECS.glob("*.cnn"))]
+             + [f"tests/specs/{p.stem}.cnn" for p in sorted(TEST_SPECS.glob("torch_*.cnn"))])
+
+
+@pytest.mark.parametrize("relpath", FORMATTED + ["wide", "long path"])
+def test_source_is_formatted_as_black_formats_it(relpath):
+    """Generated files are what `black -l 99` would make of them: lines <= 99
+    (long calls, concats and sums wrapped), black's quotes and blank lines."""
+    black = pytest.importorskip("black")
+    if relpath in ("wide", "long path"):
+        path = "wide.cnn" if relpath == "wide" else "/home/" + "a_long_folder_name/" * 9 + "n.cnn"
+        net = cnndsl.loads(WIDE, path=path)
+    else:
+        net = _load_relative(relpath)
+    source = generate_source(net)
+    assert source == black.format_str(source, mode=black.Mode(line_length=99))
+    assert all(len(line) <= 99 for line in source.splitlines())
 
 
 def test_generated_resnet18_runs_without_cnndsl(tmp_path):

@@ -75,7 +75,10 @@ def literal(value) -> str:
             raise SpecError(f"value {value!r} cannot be written into generated code")
         return repr(value)
     if isinstance(value, str):
-        return repr(value)  # repr of a str is always a valid, closed string literal
+        text = repr(value)  # repr of a str is always a valid, closed string literal
+        if text.startswith("'") and '"' not in value:  # black's quotes; nothing to escape
+            text = '"' + text[1:-1] + '"'
+        return text
     if isinstance(value, tuple):
         items = [literal(v) for v in value]
         return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
