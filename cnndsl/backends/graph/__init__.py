@@ -75,8 +75,10 @@ def write_diagram(graph: Graph, path: str | Path, depth: int | None = None) -> W
         fallback = fallback_path(path)
         fallback.write_text(source)
         return Written(fallback, False)
-    render(source, path, fmt, dot)
-    return Written(path, True)
+    misordered = render(view, path, fmt, dot)
+    notes = (f"Graphviz drew {misordered} set(s) of parallel branches out of the spec's "
+             f"left-to-right order",) if misordered else ()
+    return Written(path, True, notes)
 
 
 __all__ = ["Arrow", "Box", "View", "Written", "build_view", "diagram_format", "fallback_path",

@@ -72,10 +72,17 @@ class View:
                 children.append(names[len(path)])
         return boxes, [self.clusters[name] for name in children]
 
+    def first_index(self, item: "Box | ScopeFrame") -> int:
+        """Where a box, or the first box inside a block call's cluster, stands in IR order."""
+        for k, box in enumerate(self.boxes):
+            if box is item or (not isinstance(item, Box) and item in box.clusters):
+                return k
+        return len(self.boxes)
+
     def branches_at(self, path: tuple[str, ...]) -> list[tuple[Box, ...]]:
-        """The parallel branch heads that lie directly inside cluster `path`."""
+        """The sets of parallel branch heads that all lie directly inside cluster `path`."""
         return [heads for heads in self.branches
-                if tuple(f.name for f in heads[0].clusters) == path]
+                if all(tuple(f.name for f in box.clusters) == path for box in heads)]
 
 
 def local_name(name: str) -> str:
@@ -165,18 +172,14 @@ def build_view(graph: Graph, depth: int | None = None) -> View:
 
 
 def _branches(graph: Graph, users: list[list[int]], box_of: list[Box]) -> list[tuple[Box, ...]]:
-    """For each tensor read by several branches, the branches' first boxes in spec order.
-
-    Merges are left out (a shortcut goes straight to its add), and so are boxes in
-    another cluster than the first branch's: Graphviz can only line up boxes that
-    share a cluster."""
+    """For each tensor read by several branches, the branches' first boxes in spec
+    order.  Merges are left out: a shortcut goes straight to its add."""
     result = []
     for node in graph.nodes:
         heads: list[Box] = []
         for u in users[node.id]:
             box = box_of[u]
-            if (box is not box_of[node.id] and box.kind not in MERGES and box not in heads
-                    and (not heads or box.clusters == heads[0].clusters)):
+            if box is not box_of[node.id] and box.kind not in MERGES and box not in heads:
                 heads.append(box)
         if len(heads) > 1:
             result.append(tuple(heads))

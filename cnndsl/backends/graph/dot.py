@@ -25,6 +25,14 @@ FILL = {
     "dropout": "#f3f3f3", "flatten": "#f3f3f3", "softmax": "#f4cccc",
 }
 FONT = "Helvetica"
+# ordering=out: a node's successors left to right as listed; newrank: a rank may
+# cross cluster borders, so branches inside different block calls can be lined up
+GRAPH = {"labelloc": "t", "fontname": FONT, "fontsize": 14, "rankdir": "TB", "ordering": "out",
+         "newrank": "true", "nodesep": 0.3, "ranksep": 0.35}
+NODE = {"shape": "box", "style": "rounded,filled", "fontname": FONT, "fontsize": 10,
+        "margin": "0.12,0.04", "height": 0.3}
+EDGE = {"fontname": FONT, "fontsize": 8, "fontcolor": "#555555", "color": "#444444",
+        "arrowsize": 0.6}
 CLUSTER = {"labeljust": "l", "style": "rounded,dashed", "color": "#888888", "fontsize": 10,
            "fontcolor": "#555555", "fontname": FONT}
 
@@ -62,29 +70,45 @@ def to_dot(view: View) -> str:
     """The DOT source: boxes nested in their clusters, then every arrow."""
     lines = [
         f"digraph {quote(view.name)} {{",
-        f"  graph {_attrs(label=view.title, labelloc='t', fontname=FONT, fontsize=14, rankdir='TB', ordering='out', nodesep=0.3, ranksep=0.35)};",
-        f"  node {_attrs(shape='box', style='rounded,filled', fontname=FONT, fontsize=10, margin='0.12,0.04', height=0.3)};",
-        f"  edge {_attrs(fontname=FONT, fontsize=8, fontcolor='#555555', color='#444444', arrowsize=0.6)};",
+        f"  graph {_attrs(label=view.title, **GRAPH)};",
+        f"  node {_attrs(**NODE)};",
+        f"  edge {_attrs(**EDGE)};",
     ]
     lines += _nest(view, (), "  ")
+    # branch sets that span clusters are lined up at the top (newrank lets a rank
+    # cross cluster borders); those inside one cluster, in that cluster
+    lines += [_chain(heads, "  ") for heads in view.branches
+              if len({_path(box) for box in heads}) > 1]
     for arrow in view.arrows:
         lines.append(f"  {arrow.source} -> {arrow.target} {_attrs(label=' ' + arrow.label)};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
+def _path(box: Box) -> tuple[str, ...]:
+    return tuple(f.name for f in box.clusters)
+
+
+def _chain(heads: tuple[Box, ...], indent: str) -> str:
+    """Parallel branches left to right in the spec's order: their first boxes on one
+    rank, chained by invisible edges."""
+    return f"{indent}{{ rank=same; {' -> '.join(box.id for box in heads)} [style=invis]; }}"
+
+
 def _nest(view: View, path: tuple[str, ...], indent: str) -> list[str]:
-    """The boxes directly inside the cluster `path`, then its child clusters."""
+    """The boxes and child clusters directly inside the cluster `path`."""
     boxes, frames = view.level(path)
-    lines = [indent + _node_line(box) for box in boxes]
-    for heads in view.branches_at(path):  # keep parallel branches in the spec's order
-        chain = " -> ".join(box.id for box in heads)
-        lines.append(f"{indent}{{ rank=same; {chain} [style=invis]; }}")
-    for frame in frames:
-        label = f"{local_name(frame.name)}: {frame_label(frame)}"
-        lines.append(f"{indent}subgraph {cluster_id(frame.name)} {{")
+    lines = [_chain(heads, indent) for heads in view.branches_at(path)]
+    # boxes and clusters in the spec's order: dot starts from this order, and
+    # with ordering=out keeps branches left to right as the spec lists them
+    for item in sorted([*boxes, *frames], key=lambda item: view.first_index(item)):
+        if isinstance(item, Box):
+            lines.append(indent + _node_line(item))
+            continue
+        label = f"{local_name(item.name)}: {frame_label(item)}"
+        lines.append(f"{indent}subgraph {cluster_id(item.name)} {{")
         lines.append(f"{indent}  graph {_attrs(label=label, **CLUSTER)};")
-        lines += _nest(view, (*path, frame.name), indent + "  ")
+        lines += _nest(view, (*path, item.name), indent + "  ")
         lines.append(f"{indent}}}")
     return lines
 
@@ -93,9 +117,29 @@ def find_dot() -> str | None:
     return shutil.which("dot")
 
 
-def render(source: str, output: Path, fmt: str, dot: str) -> None:
-    """Run Graphviz on `source`, writing `output` in format `fmt` (svg, png, pdf)."""
-    result = subprocess.run([dot, f"-T{fmt}", "-o", str(output)], input=source.encode(),
-                            capture_output=True, timeout=120)
+def render(view: View, output: Path, fmt: str, dot: str) -> int:
+    """Run Graphviz on the view, writing `output` in format `fmt` (svg, png, pdf).
+    Returns how many sets of parallel branches Graphviz drew out of the spec's
+    left-to-right order (its crossing minimisation can swap branches that sit in
+    different block clusters despite the ordering hints)."""
+    source = to_dot(view)
+    _run(dot, fmt, source, output)
+    if not view.branches:
+        return 0
+    return _misordered(view, _run(dot, "plain", source).decode(errors="replace"))
+
+
+def _misordered(view: View, plain: str) -> int:
+    """How many branch sets `dot -Tplain` output draws out of the spec's order."""
+    x = {line.split()[1]: float(line.split()[2])
+         for line in plain.splitlines() if line.startswith("node ")}
+    return sum(1 for heads in view.branches
+               if any(x.get(a.id, 0) >= x.get(b.id, 0) for a, b in zip(heads, heads[1:])))
+
+
+def _run(dot: str, fmt: str, source: str, output: Path | None = None) -> bytes:
+    command = [dot, f"-T{fmt}"] + (["-o", str(output)] if output else [])
+    result = subprocess.run(command, input=source.encode(), capture_output=True, timeout=300)
     if result.returncode != 0:
         raise RuntimeError(f"dot failed: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
