@@ -54,3 +54,20 @@ def test_training_step_runs():
     loss = module(x).logsumexp(1).mean()
     loss.backward()
     assert all(p.grad is not None for p in module.parameters())
+
+
+def test_module_pickles_within_the_process():
+    """torch.save(model), copy.deepcopy and DataLoader-style pickling need the
+    generated classes to be importable by name."""
+    import copy
+    import io
+    net = cnndsl.load(ROOT / "tests" / "specs" / "torch_residual.cnn")
+    model = net.to_torch().eval()
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False).eval()
+    x = torch.randn(2, *net.input_shape)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x)) and torch.equal(model(x), copy.deepcopy(model)(x))
+    assert type(net.to_torch()) is type(model)  # the same source is executed once

@@ -11,7 +11,10 @@ cannot disagree.  torch is imported lazily; importing this package is cheap.
 
 from __future__ import annotations
 
+import hashlib
 import linecache
+import sys
+import types
 from pathlib import Path
 
 from cnndsl.backends.torch.weights import WeightReport, load_weights
@@ -32,14 +35,25 @@ def _source(network):
 
 
 def build_module(network):
-    """An nn.Module computing `network`, built by executing its generated source."""
+    """An nn.Module computing `network`, built by executing its generated source.
+
+    The source runs as a module registered in sys.modules under a name derived
+    from its text, so the classes pickle (torch.save(model), multiprocessing,
+    deepcopy) within this process; across processes, save the state_dict or the
+    file `cnndsl build` writes."""
     source = _source(network)
-    filename = f"<cnndsl {network.name}>"
-    namespace = {"__name__": f"cnndsl_generated_{network.name}"}
-    # register the text so tracebacks, inspect and torch.compile can show the source
-    linecache.cache[filename] = (len(source.text), None, source.text.splitlines(True), filename)
-    exec(compile(source.text, filename, "exec"), namespace)
-    return namespace[source.class_name]()
+    digest = hashlib.sha256(source.text.encode()).hexdigest()[:12]
+    name = f"cnndsl_generated_{network.name}_{digest}"
+    module = sys.modules.get(name)
+    if module is None:
+        filename = f"<cnndsl {network.name}>"
+        # register the text so tracebacks, inspect and torch.compile can show the source
+        linecache.cache[filename] = (len(source.text), None, source.text.splitlines(True),
+                                     filename)
+        module = types.ModuleType(name)
+        exec(compile(source.text, filename, "exec"), module.__dict__)
+        sys.modules[name] = module
+    return getattr(module, source.class_name)()
 
 
 def build_file(network, output, options: dict | None = None) -> None:
