@@ -317,3 +317,11 @@ def test_inception_branches_come_out_in_the_spec_order_at_full_depth(tmp_path, c
     assert view.branches and _misordered(view, plain) == 0
     assert main(["graph", str(ROOT / spec), "-o", str(tmp_path / "net.svg")]) == 0
     assert "out of the spec's" not in capsys.readouterr().err
+
+
+def test_a_merge_reading_one_tensor_twice_shows_both_inputs():
+    net = cnndsl.loads("network twice { input 3x8x8\n conv(4, 1)\n add { identity; identity }\n"
+                       " concat { identity; identity; relu } }", path="twice.cnn")
+    arrows = [(a.source, a.target) for a in build_view(net.graph).arrows]
+    assert arrows.count(("n1", "n2")) == 2  # conv -> add, twice
+    assert arrows.count(("n2", "n4")) == 2  # add -> concat, twice (and add -> relu -> concat)

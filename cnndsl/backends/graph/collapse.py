@@ -158,12 +158,14 @@ def build_view(graph: Graph, depth: int | None = None) -> View:
             if node.id == graph.output or any(box_of[u] != box.id for u in users[node.id]):
                 box.shape = node.shape
     arrows: list[Arrow] = []
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[tuple[str, str, str], int]] = set()
     for node in graph.nodes:
-        for i in node.inputs:
+        # a merge drawn as itself shows every input, even one tensor read twice
+        own_merge = node.op in MERGES and box_of[node.id] == f"n{node.id}"
+        for k, i in enumerate(node.inputs):
             key = (box_of[i], box_of[node.id], format_shape(graph.nodes[i].shape))
-            if key[0] != key[1] and key not in seen:
-                seen.add(key)
+            if key[0] != key[1] and (key, k if own_merge else 0) not in seen:
+                seen.add((key, k if own_merge else 0))
                 arrows.append(Arrow(*key))
     clusters = {f.name: f for box in boxes.values() for f in box.clusters}
     branches = _branches(graph, users, [boxes[b] for b in box_of])
