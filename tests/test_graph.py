@@ -313,7 +313,7 @@ def test_inception_branches_come_out_in_the_spec_order_at_full_depth(tmp_path, c
     them out left to right as the spec lists them (checked on dot's own layout)."""
     from cnndsl.backends.graph.dot import _misordered, _run
     view = build_view(cnndsl.load(ROOT / spec).graph)
-    plain = _run(shutil.which("dot"), "plain", to_dot(view)).decode()
+    plain, _ = _run(shutil.which("dot"), "plain", to_dot(view))
     assert view.branches and _misordered(view, plain) == 0
     assert main(["graph", str(ROOT / spec), "-o", str(tmp_path / "net.svg")]) == 0
     assert "out of the spec's" not in capsys.readouterr().err

@@ -75,10 +75,7 @@ def write_diagram(graph: Graph, path: str | Path, depth: int | None = None) -> W
         fallback = fallback_path(path)
         fallback.write_text(source)
         return Written(fallback, False)
-    misordered = render(view, path, fmt, dot)
-    notes = (f"Graphviz drew {misordered} set(s) of parallel branches out of the spec's "
-             f"left-to-right order",) if misordered else ()
-    return Written(path, True, notes)
+    return Written(path, True, tuple(render(view, path, fmt, dot)))
 
 
 __all__ = ["Arrow", "Box", "View", "Written", "build_view", "diagram_format", "fallback_path",

@@ -117,16 +117,21 @@ def find_dot() -> str | None:
     return shutil.which("dot")
 
 
-def render(view: View, output: Path, fmt: str, dot: str) -> int:
+def render(view: View, output: Path, fmt: str, dot: str) -> list[str]:
     """Run Graphviz on the view, writing `output` in format `fmt` (svg, png, pdf).
-    Returns how many sets of parallel branches Graphviz drew out of the spec's
-    left-to-right order (its crossing minimisation can swap branches that sit in
-    different block clusters despite the ordering hints)."""
+    Returns notes for the user: Graphviz's own warnings (e.g. a PNG too large for
+    its bitmaps, scaled down), and how many sets of parallel branches it drew out
+    of the spec's left-to-right order (its crossing minimisation can swap branches
+    that sit in different block clusters despite the ordering hints)."""
     source = to_dot(view)
-    _run(dot, fmt, source, output)
-    if not view.branches:
-        return 0
-    return _misordered(view, _run(dot, "plain", source).decode(errors="replace"))
+    _, warnings = _run(dot, fmt, source, output)
+    notes = [f"Graphviz: {line}" for line in warnings.splitlines() if line.strip()]
+    if view.branches:
+        misordered = _misordered(view, _run(dot, "plain", source)[0])
+        if misordered:
+            notes.append(f"Graphviz drew {misordered} set(s) of parallel branches out of the "
+                         f"spec's left-to-right order")
+    return notes
 
 
 def _misordered(view: View, plain: str) -> int:
@@ -137,9 +142,10 @@ def _misordered(view: View, plain: str) -> int:
                if any(x.get(a.id, 0) >= x.get(b.id, 0) for a, b in zip(heads, heads[1:])))
 
 
-def _run(dot: str, fmt: str, source: str, output: Path | None = None) -> bytes:
+def _run(dot: str, fmt: str, source: str, output: Path | None = None) -> tuple[str, str]:
+    """dot's standard output and its warnings."""
     command = [dot, f"-T{fmt}"] + (["-o", str(output)] if output else [])
     result = subprocess.run(command, input=source.encode(), capture_output=True, timeout=300)
     if result.returncode != 0:
         raise RuntimeError(f"dot failed: {result.stderr.decode(errors='replace').strip()}")
-    return result.stdout
+    return result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace")
