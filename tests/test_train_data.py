@@ -182,3 +182,67 @@ def test_preprocess_resizes_and_normalises():
     assert x.shape == (2, 1, 28, 28) and torch.allclose(x, torch.full_like(x, 2.0))
     batches = Batches(load_data("digits", (1, 8, 8), 10).val, torch.device("cpu"), pre)
     assert sum(len(y) for _, y in batches.validation()) == 359
+
+
+def test_imagefolder_corrupt_image_in_a_worker(tmp_path, capsys):
+    make_imagefolder(tmp_path)
+    (tmp_path / "train" / "dog" / "1.png").write_bytes(b"not a png")
+    code = main(["train", str(RGB), "--data", f"imagefolder:{tmp_path}", "--workers", "1",
+                 "--epochs", "1", "--batch-size", "4", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err.startswith(f"error: cannot read image {tmp_path / 'train' / 'dog' / '1.png'}: ")
+    assert len(err.strip().splitlines()) == 1  # the worker's message alone
+    assert "Traceback" not in err and "worker" not in err
+
+
+@pytest.mark.parametrize("batch, labels, bad", [
+    ("data_batch_2", [0, 10], 10), ("test_batch", [3, -1], -1), ("data_batch_5", [255], 255),
+])
+def test_cifar10_labels_out_of_range(tmp_path, batch, labels, bad):
+    make_cifar(tmp_path)
+    with open(tmp_path / batch, "wb") as handle:
+        pickle.dump({b"data": np.zeros((len(labels), 3072), np.uint8), b"labels": labels}, handle)
+    with pytest.raises(DataError, match=rf"{batch}: label {bad} is outside 0\.\.9"):
+        load_data(f"cifar10:{tmp_path}", (3, 32, 32), 10)
+
+
+@pytest.mark.parametrize("name, stray", [("train-labels-idx1-ubyte", 200),
+                                         ("t10k-labels-idx1-ubyte", 10)])
+def test_mnist_labels_out_of_range(tmp_path, name, stray):
+    make_mnist(tmp_path, gz=False)
+    data = bytearray((tmp_path / name).read_bytes())
+    data[-1] = stray  # the last label
+    (tmp_path / name).write_bytes(bytes(data))
+    with pytest.raises(DataError, match=rf"{name}: label {stray} is outside 0\.\.9"):
+        load_data(f"mnist:{tmp_path}", (1, 28, 28), 10)
+
+
+def test_imagefolder_16_bit_grey_is_scaled_not_clipped(tmp_path):
+    from PIL import Image
+    gradient = (np.arange(20 * 24).reshape(20, 24) * 136).astype(np.uint16)  # 0 .. 65144
+    for split in ("train", "val"):
+        (tmp_path / split / "a").mkdir(parents=True)
+        Image.fromarray(gradient).save(tmp_path / split / "a" / "0.png")
+    assert Image.open(tmp_path / "train" / "a" / "0.png").mode.startswith("I")
+    data = load_data(f"imagefolder:{tmp_path}", (1, 20, 24), 1)
+    assert data.channels == 1
+    image, _ = data.train.dataset[0]
+    assert image.shape == (1, 20, 24)
+    expected = torch.from_numpy(np.rint(gradient / 257.0).astype(np.uint8))
+    assert torch.equal(image[0], expected)
+    assert len(image.unique()) > 200  # not clipped to {0, 255}
+
+
+def test_imagefolder_skips_hidden_entries(tmp_path):
+    from PIL import Image
+    make_imagefolder(tmp_path)
+    grey = Image.fromarray(np.zeros((20, 24, 3), np.uint8))
+    for hidden in ("train/.ipynb_checkpoints/0.png", "val/.ipynb_checkpoints/0.png",
+                   "train/cat/.0-checkpoint.png", "train/dog/.thumbs/0.png"):
+        (tmp_path / hidden).parent.mkdir(parents=True, exist_ok=True)
+        grey.save(tmp_path / hidden)
+    data = load_data(f"imagefolder:{tmp_path}", (3, 16, 16), 3)
+    assert data.classes == ["cat", "dog", "owl"]
+    assert len(data.train) == 12 and len(data.val) == 6
+    assert not any("/." in path for path, _ in data.train.dataset.samples)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from cnndsl.commands._spec import add_spec_arguments
 
@@ -56,8 +58,6 @@ _FIELDS = ("data", "input", "epochs", "batch_size", "lr", "optimizer", "schedule
 
 def build_config(args):
     """A TrainConfig from parsed arguments; `given` lists the options actually set."""
-    from pathlib import Path
-
     from cnndsl.commands._spec import parse_overrides
     from cnndsl.train.config import TrainConfig
     values = {name: getattr(args, name) for name in _FIELDS if getattr(args, name) is not None}
@@ -66,24 +66,30 @@ def build_config(args):
     config.freeze = list(args.freeze)
     config.resume = args.resume
     config.given = sorted(values) + (["set"] if args.set else []) + (["freeze"] if args.freeze else [])
-    if not Path(args.spec).is_file():
-        from cnndsl.errors import SpecError
-        raise SpecError(f"spec file {args.spec} does not exist")
+    check_spec_path(args.spec)
     config.out = args.out or default_out(args.spec, args.resume)
     config.given.append("out")
     return config
 
 
+def check_spec_path(spec: str) -> None:
+    """SpecError unless `spec` is a file: checked before a run folder is chosen."""
+    from cnndsl.errors import SpecError
+    if Path(spec).is_dir():
+        raise SpecError(f"{spec} is a folder, not a .cnn spec file")
+    if not Path(spec).is_file():
+        raise SpecError(f"spec file {spec} does not exist")
+
+
 def default_out(spec: str, resume: bool) -> str:
     """runs/NAME for a new run, runs/NAME-2, -3 ... when that already holds one;
     with --resume, the latest of them."""
-    from pathlib import Path
     stem = Path(spec).stem
     candidates = [Path("runs") / stem] + [Path("runs") / f"{stem}-{k}" for k in range(2, 1000)]
     used = [c for c in candidates if (c / "last.pt").exists()]
     if resume:
         return str(used[-1] if used else candidates[0])
-    return str(next(c for c in candidates if not c.exists() or not any(c.iterdir())))
+    return str(next(c for c in candidates if not c.exists() or (c.is_dir() and not any(c.iterdir()))))
 
 
 def run(args) -> int:
@@ -93,8 +99,21 @@ def run(args) -> int:
     context = distributed.from_environment()
     if context is not None:  # launched by torchrun: this process is one rank
         return distributed.run_worker(config.to_dict(), context)
-    if config.nproc_per_node > 1:
-        return distributed.spawn(config.to_dict(), config.nproc_per_node)
-    from cnndsl.train.loop import train
-    train(config)
+    try:
+        if config.nproc_per_node > 1:
+            return distributed.spawn(config.to_dict(), config.nproc_per_node)
+        from cnndsl.train.loop import train
+        train(config)
+    except KeyboardInterrupt:
+        if not (Path(config.out) / "last.pt").is_file():
+            raise  # nothing to continue: the command line's plain "interrupted"
+        print(f"cnndsl: interrupted; to continue the run: {resume_command(config)}",
+              file=sys.stderr)
+        return 130
     return 0
+
+
+def resume_command(config) -> str:
+    """The command line that continues `config`'s run (--resume keeps its settings)."""
+    import shlex
+    return f"cnndsl train {shlex.quote(config.spec)} --resume --out {shlex.quote(str(config.out))}"

@@ -6,6 +6,7 @@ Layout, one topic per file:
 - ``data/``       the data-source registry (digits, imagefolder, cifar10, mnist, synthetic)
 - ``adapt``       fitting a data set to a spec: input size, channels, class count
 - ``checkpoint``  atomic save, safe load (weights_only), spec identity checks
+- ``rundir``      the run folder: never overwrite another run, writable before training
 - ``device``      device, autocast, channels_last and torch.compile choices
 - ``batches``     in-memory and DataLoader batch iteration, sharded for DDP
 - ``loop``        the epoch loop: train, validate, log, checkpoint, resume

@@ -152,9 +152,29 @@ class Batches:
         loader = DataLoader(self.split.dataset, batch_sampler=index_batches,
                             num_workers=self.workers, pin_memory=self.device.type == "cuda",
                             persistent_workers=False)
-        for idx, (x, y) in zip(index_batches, loader):
-            yield (idx, x.to(self.device, non_blocking=True),
-                   torch.as_tensor(y).to(self.device, non_blocking=True))
+        try:
+            for idx, (x, y) in zip(index_batches, loader):
+                yield (idx, x.to(self.device, non_blocking=True),
+                       torch.as_tensor(y).to(self.device, non_blocking=True))
+        except DataError as exc:
+            raise from_worker(exc) from None
+
+
+def from_worker(exc: DataError) -> DataError:
+    """The DataError a DataLoader worker raised, as the worker raised it.
+
+    DataLoader re-raises a worker's exception with the worker's whole traceback
+    as its message; the original message and hint are the text after the last
+    ``module.DataError: `` in it."""
+    marker = f"{DataError.__module__}.{DataError.__qualname__}: "
+    text = exc.message
+    if "Original Traceback" not in text or marker not in text:
+        return exc  # raised in this process: already the user's message
+    lines = text.rsplit(marker, 1)[1].strip().splitlines()
+    message = lines[0].removeprefix("error: ")
+    hints = [line.strip().removeprefix("hint: ") for line in lines[1:]
+             if line.strip().startswith("hint: ")]
+    return DataError(message, hint=hints[0] if hints else None)
 
 
 def make_preprocess(data: DataSet, input_shape, channels_last: bool) -> Preprocess:

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from cnndsl import __version__
-from cnndsl.train.errors import CheckpointError
+from cnndsl.train.errors import CheckpointError, cannot_write
 
 FORMAT = "cnndsl-checkpoint/1"
 
@@ -49,25 +49,49 @@ def restore_rng(state: dict) -> None:
 
 
 def save(path: str | Path, payload: dict) -> None:
-    """Write `payload` (plus format and version) to `path` atomically."""
+    """Write `payload` (plus format and version) to `path` atomically.
+
+    TrainError naming the file if it cannot be written; the old file stays."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "cnndsl_version": __version__, **payload}
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+    try:
+        os.fchmod(fd, _file_mode())  # mkstemp makes 0600; a checkpoint is an ordinary file
         with os.fdopen(fd, "wb") as handle:
             torch.save(payload, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(temp).unlink(missing_ok=True)
+        # torch.save reports a failed write of its zip stream as RuntimeError
+        if isinstance(exc, (OSError, RuntimeError)):
+            raise cannot_write(path, exc) from None
         raise
 
 
-def load(path: str | Path, map_location="cpu") -> dict:
-    """Read a cnndsl checkpoint with weights_only=True; CheckpointError if it is not one."""
+def _file_mode() -> int:
+    """The mode open() gives a new file: 0o666 less the process's umask."""
+    mask = os.umask(0)  # the umask can only be read by setting it
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+PLAIN_STATE_DICT_HINT = "for a plain state dict (e.g. torchvision weights) use --init"
+
+
+def load(path: str | Path, map_location="cpu", not_ours_hint: str = PLAIN_STATE_DICT_HINT) -> dict:
+    """Read a cnndsl checkpoint with weights_only=True; CheckpointError if it is not one.
+
+    `not_ours_hint` is the hint for a readable file that cnndsl train did not write."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file",
+                              hint=f"name a checkpoint in it: {path / 'best.pt'} or {path / 'last.pt'}")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
@@ -79,7 +103,7 @@ def load(path: str | Path, map_location="cpu") -> dict:
                                    "(best.pt, last.pt) or start again") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a cnndsl checkpoint (no {FORMAT!r} marker)",
-                              hint="for a plain state dict (e.g. torchvision weights) use --init")
+                              hint=not_ours_hint)
     return data
 
 

@@ -8,6 +8,7 @@ travels inside a checkpoint that loads with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 # Defaults chosen so that `cnndsl train specs/lenet5.cnn` reaches >= 98.5% on
@@ -19,6 +20,9 @@ DEFAULT_WEIGHT_DECAY = {"adamw": 0.01, "sgd": 5e-4}
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "step", "none")
 WARMUP_FRACTION = 0.15  # of all steps, linear warm-up before the cosine decay
+# numpy's RandomState takes seeds below 2**32, and torch.Generator overflows on the
+# seed * 100003 that augmentation derives from larger ones (cnndsl.train.batches)
+MAX_SEED = 2**32 - 1
 
 # Options a resumed run may change; every other one must match the checkpoint.
 RESUMABLE_OVERRIDES = ("epochs", "device", "out", "workers", "compile", "nproc_per_node")
@@ -70,20 +74,35 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def validate(self) -> None:
+        """TrainError for any setting no run can use; checked before anything is loaded."""
         from cnndsl.train.errors import TrainError
-        if self.epochs < 1:
-            raise TrainError(f"--epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise TrainError(f"--batch-size must be at least 1, got {self.batch_size}")
+        problem = next(self._problems(), None)  # lazily: later checks assume earlier ones passed
+        if problem is not None:
+            raise TrainError(problem)
+
+    def _problems(self):
+        """Each invalid setting, as the message the user sees."""
+        for name in ("epochs", "batch_size", "nproc_per_node"):
+            if getattr(self, name) < 1:
+                yield f"{_option(name)} must be at least 1, got {getattr(self, name)}"
         if self.optimizer not in OPTIMIZERS:
-            raise TrainError(f"unknown optimizer {self.optimizer!r}; choose {', '.join(OPTIMIZERS)}")
+            yield f"unknown optimizer {self.optimizer!r}; choose {', '.join(OPTIMIZERS)}"
         if self.schedule not in SCHEDULES:
-            raise TrainError(f"unknown schedule {self.schedule!r}; choose {', '.join(SCHEDULES)}")
+            yield f"unknown schedule {self.schedule!r}; choose {', '.join(SCHEDULES)}"
+        # written as `not (a <= x)` so that NaN, which compares false, is refused too
         if not 0.0 <= self.label_smoothing < 1.0:
-            raise TrainError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.learning_rate <= 0:
-            raise TrainError(f"--lr must be positive, got {self.learning_rate}")
-        if self.nproc_per_node < 1:
-            raise TrainError(f"--nproc-per-node must be at least 1, got {self.nproc_per_node}")
+            yield f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            yield f"--lr must be a finite positive number, got {self.learning_rate}"
+        if not (math.isfinite(self.decay) and self.decay >= 0):
+            yield f"--weight-decay must be a finite number >= 0, got {self.decay}"
+        if self.workers is not None and self.workers < 0:
+            yield f"--workers must be 0 or more, got {self.workers}"
+        if not 0 <= self.seed <= MAX_SEED:
+            yield f"--seed must be in 0..{MAX_SEED}, got {self.seed}"
         if self.amp_dtype not in ("bf16", "fp16"):
-            raise TrainError(f"--amp-dtype must be bf16 or fp16, got {self.amp_dtype!r}")
+            yield f"--amp-dtype must be bf16 or fp16, got {self.amp_dtype!r}"
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")

@@ -22,3 +22,12 @@ class CheckpointError(TrainError):
 
 class Diverged(TrainError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+
+def cannot_write(path, exc: Exception) -> TrainError:
+    """The error for a failed write of one of a run's files: which file, and why."""
+    lines = str(exc).strip().splitlines()
+    reason = getattr(exc, "strerror", None) or (lines[0] if lines else type(exc).__name__)
+    return TrainError(f"cannot write {path}: {reason}",
+                      hint="is the disk full or the folder read-only? files written before are kept")

@@ -3,8 +3,11 @@ held-out split."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
+from cnndsl.errors import SpecError
 from cnndsl.train import checkpoint
 from cnndsl.train.adapt import load_network
 from cnndsl.train.batches import Batches, Preprocess
@@ -18,9 +21,10 @@ def evaluate(spec: str, weights: str, data_source: str | None = None, device: st
              notes: list[str] | None = None) -> dict:
     """{"accuracy", "loss", "count", "classes", "confusion" (rows: true, cols: predicted)}."""
     notes = notes if notes is not None else []
-    saved = checkpoint.load(weights)
+    saved = checkpoint.load(weights, not_ours_hint="cnndsl eval needs a checkpoint written by "
+                            "cnndsl train (its best.pt or last.pt)")
     config = TrainConfig.from_dict(saved.get("config", {"spec": spec}))
-    net = load_network(spec, "x".join(map(str, saved["input"])), saved.get("params") or {})
+    net = _rebuild(spec, saved, weights)
     if saved.get("spec_sha256") != checkpoint.spec_hash(net.source):
         notes.append(f"note: {weights} was trained from a different version of {spec} "
                      f"({saved.get('spec_path')}); loading its weights by name")
@@ -34,10 +38,8 @@ def evaluate(spec: str, weights: str, data_source: str | None = None, device: st
                         f"{data.source} has {len(data.classes)}")
     rt = runtime(TrainConfig(spec=spec, device=device, compile=False, channels_last=False))
     model = net.to_torch()
-    try:
-        model.load_state_dict(saved["model"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"{weights} does not fit {spec}: {str(exc).splitlines()[0]}") from None
+    _check_fits(model.state_dict(), saved, weights, spec)
+    model.load_state_dict(saved["model"])
     model.to(rt.device).eval()
     stats = saved.get("preprocess") or {}
     preprocess = Preprocess(data.scale, stats.get("mean", data.mean), stats.get("std", data.std),
@@ -57,6 +59,41 @@ def evaluate(spec: str, weights: str, data_source: str | None = None, device: st
             "accuracy": float(confusion.diag().sum()) / max(count, 1),
             "loss": loss_sum / max(count, 1), "classes": list(data.classes),
             "confusion": confusion.tolist()}
+
+
+def _rebuild(spec: str, saved: dict, weights: str):
+    """The network `spec` describes, with the checkpoint's input shape and parameters."""
+    try:
+        return load_network(spec, "x".join(map(str, saved["input"])), saved.get("params") or {})
+    except SpecError as exc:
+        trained_from = saved.get("spec_path")
+        if trained_from is None or Path(trained_from).resolve() == Path(spec).resolve():
+            raise
+        # e.g. "unknown parameter 'classes'": the real cause is the other spec
+        raise CheckpointError(
+            f"{weights} was trained from another spec ({saved['spec_path']}); {spec} cannot be "
+            f"built with its input and parameters: {exc.message}",
+            hint=f"evaluate it with the spec it was trained from: {saved['spec_path']}") from None
+
+
+def _check_fits(expected: dict, saved: dict, weights: str, spec: str) -> None:
+    """CheckpointError, naming the spec the checkpoint came from and a few of the
+    differing tensors, if its weights are not exactly the network's."""
+    have = saved["model"]
+    problems = [f"{k} is {_shape(have[k])} in the checkpoint, {_shape(v)} in the network"
+                for k, v in expected.items() if k in have and have[k].shape != v.shape]
+    problems += [f"missing {k}" for k in expected if k not in have]
+    problems += [f"unexpected {k}" for k in have if k not in expected]
+    if problems:
+        shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
+        raise CheckpointError(
+            f"{weights} was trained from another spec ({saved.get('spec_path', '?')}) and does "
+            f"not fit {spec}: {shown}",
+            hint=f"evaluate it with the spec it was trained from: {saved.get('spec_path', '?')}")
+
+
+def _shape(tensor) -> str:
+    return "x".join(map(str, tensor.shape)) or "scalar"
 
 
 def render(result: dict) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from cnndsl.train import checkpoint, metrics
+from cnndsl.train import checkpoint, metrics, rundir
 from cnndsl.train.adapt import fit_network, load_network
 from cnndsl.train.batches import Batches, make_preprocess
 from cnndsl.train.config import RESUMABLE_OVERRIDES, WARMUP_FRACTION, TrainConfig
@@ -39,6 +39,18 @@ def train(config: TrainConfig, context: Context = Context(), fancy: bool | None 
     config.validate()
     out = Path(config.out)
     resumed = _read_resume(config, out) if config.resume else None
+    rundir.refuse_existing_run(out, config.resume)
+    # before loading data: an unwritable --out should not cost an epoch
+    created = context.main and rundir.prepare(out)
+    try:
+        return _train(config, out, resumed, context, fancy, build_model)
+    finally:
+        if created:  # a run that failed before writing anything leaves no empty folder
+            rundir.remove_if_empty(out)
+
+
+def _train(config: TrainConfig, out: Path, resumed: dict | None, context: Context,
+           fancy: bool | None, build_model) -> dict:
     notes: list[str] = []
     if resumed is not None:
         config = _merge_resumed(config, resumed["config"], notes)
@@ -80,19 +92,20 @@ def train(config: TrainConfig, context: Context = Context(), fancy: bool | None 
         model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
         scheduler.load_state_dict(resumed["scheduler"])
+        _restart_lr(scheduler)
         scaler.load_state_dict(resumed["scaler"])
         checkpoint.restore_rng(resumed["rng"])
         start, history, best = resumed["epoch"], list(resumed["history"]), resumed["best_val_acc"]
         notes.append(f"resuming {out / 'last.pt'} after epoch {start}")
+        if start >= config.epochs:
+            notes.append(f"note: the run already has {start} epochs; nothing to train "
+                         f"(give --epochs more than {start} to extend it)")
 
     step_model = _wrap(model, context, rt)
     static = dict(spec_path=config.spec, spec_text=net.source, spec_sha256=checkpoint.spec_hash(net.source),
                   input=list(net.input_shape), params=dict(net.graph.params),
                   classes=list(data.classes), preprocess=preprocess.to_dict())
     if context.main:
-        out.mkdir(parents=True, exist_ok=True)
-        for stale in out.glob(".*.tmp*"):  # left by a run killed while writing
-            stale.unlink(missing_ok=True)
         progress.note(f"training {net.name} ({config.spec}, input {'x'.join(map(str, net.input_shape))}, "
                       f"{len(data.classes)} classes) on {data.source}: {len(data.train)} train / "
                       f"{len(data.val)} val images; {rt.describe()}"
@@ -102,15 +115,13 @@ def train(config: TrainConfig, context: Context = Context(), fancy: bool | None 
             progress.note(note)
     augment = config.augment if config.augment is not None else True
     run_start = time.perf_counter()
+    failed = True
     try:
         for epoch in range(start, config.epochs):
             row = _epoch(epoch, step_model, model, config, rt, context, train_batches, val_batches,
                          optimizer, scheduler, scaler, progress, steps, augment, frozen)
             if not all(math.isfinite(row[k]) for k in ("train_loss", "val_loss")):
-                raise Diverged(f"the loss became {row['train_loss']} in epoch {epoch + 1}; "
-                               f"training stopped",
-                               hint=f"the last good checkpoint is kept ({out / 'last.pt'}, epoch "
-                                    f"{epoch}); try a lower --lr")
+                raise _diverged(row, epoch, out)
             history.append(row)
             improved = row["val_acc"] > best
             best = max(best, row["val_acc"])
@@ -125,11 +136,11 @@ def train(config: TrainConfig, context: Context = Context(), fancy: bool | None 
                 metrics.write_csv(out / "metrics.csv", history)
                 progress.end_epoch(row)
             barrier(context)
+        failed = False
     finally:
         progress.close()
         if context.main and history:
-            metrics.write_csv(out / "metrics.csv", history)
-            metrics.plot_curves(out / "curves.png", history, f"{net.name} on {data.source}")
+            _write_summary(out, history, f"{net.name} on {data.source}", failed)
     summary = {"epochs": len(history), "best_val_acc": best, "final": history[-1] if history else None,
                "seconds": time.perf_counter() - run_start, "out": str(out)}
     if context.main and history:
@@ -138,6 +149,25 @@ def train(config: TrainConfig, context: Context = Context(), fancy: bool | None 
                       f"{best_row['epoch']}); final {100 * history[-1]['val_acc']:.2f}%; "
                       f"checkpoints, metrics.csv and curves.png in {out}")
     return summary
+
+
+def _diverged(row: dict, epoch: int, out: Path) -> Diverged:
+    """The error for a non-finite loss in `epoch` (0-based); no checkpoint is written for it."""
+    kept = (f"the last good checkpoint is kept ({out / 'last.pt'}, epoch {epoch})" if epoch > 0
+            else "no checkpoint was written: the first epoch already diverged")
+    return Diverged(f"the loss became {row['train_loss']} in epoch {epoch + 1}; training stopped",
+                    hint=f"{kept}; try a lower --lr")
+
+
+def _write_summary(out: Path, history: list[dict], title: str, failed: bool) -> None:
+    """metrics.csv and curves.png at the end of a run.  When the run is already
+    failing, a failed write here is dropped so that the first error is the one shown."""
+    try:
+        metrics.write_csv(out / "metrics.csv", history)
+        metrics.plot_curves(out / "curves.png", history, title)
+    except TrainError:
+        if not failed:
+            raise
 
 
 def _epoch(epoch, step_model, model, config, rt: Runtime, context, train_batches, val_batches,
@@ -234,6 +264,17 @@ def _scheduler(optimizer, config: TrainConfig, total_steps: int):
         return 1.0
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _restart_lr(scheduler) -> None:
+    """Set the learning rate from the rebuilt schedule at the restored step.
+
+    The optimizer's saved lr is the old schedule's; after --epochs extends a
+    finished cosine run it is 0, and LambdaLR would keep it until its next step."""
+    step = scheduler.last_epoch
+    for group, base, factor in zip(scheduler.optimizer.param_groups, scheduler.base_lrs,
+                                   scheduler.lr_lambdas):
+        group["lr"] = base * factor(step)
 
 
 def _wrap(model, context: Context, rt: Runtime):

@@ -7,6 +7,7 @@ here and one import at the bottom of this file."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -92,6 +93,20 @@ def load_data(text: str, input_shape: tuple[int, ...], classes: int, seed: int =
     return loader(arg, input_shape, classes, seed)
 
 
+def check_labels(labels, count: int, path) -> None:
+    """DataError naming `path` and the first label outside 0..count-1.
+
+    An out-of-range label would otherwise fail deep inside cross-entropy, or
+    (where the class count is read from the labels) silently add classes."""
+    import numpy as np
+    labels = np.asarray(labels)
+    bad = labels[(labels < 0) | (labels >= count)]
+    if len(bad):
+        raise DataError(f"{path}: label {int(bad[0])} is outside 0..{count - 1} "
+                        f"({len(bad)} such label{'s' if len(bad) > 1 else ''})",
+                        hint=f"this format has {count} classes, numbered 0..{count - 1}")
+
+
 def channel_stats(images, scale: float) -> tuple[list[float], list[float]]:
     """Per-channel mean and standard deviation of `images * scale`, from a sample."""
     sample = images[: min(len(images), 10000)].float() * scale
@@ -100,4 +115,6 @@ def channel_stats(images, scale: float) -> tuple[list[float], list[float]]:
     return [float(m) for m in mean], [float(s) for s in std]
 
 
-from cnndsl.train.data import digits, folders, cifar10, mnist, synthetic  # noqa: E402,F401  (register)
+# importing each source module registers it (and pyflakes sees no unused names)
+for _module in ("digits", "folders", "cifar10", "mnist", "synthetic"):
+    importlib.import_module(f"{__name__}.{_module}")

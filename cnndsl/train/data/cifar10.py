@@ -10,12 +10,13 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
-from cnndsl.train.data import DataSet, TensorSplit, channel_stats, source
+from cnndsl.train.data import DataSet, TensorSplit, channel_stats, check_labels, source
 from cnndsl.train.errors import DataError
 
 TRAIN_BATCHES = tuple(f"data_batch_{k}" for k in range(1, 6))
 VAL_BATCH = "test_batch"
 META = "batches.meta"
+CLASSES = 10
 _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
             ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
             ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar")}
@@ -40,8 +41,9 @@ def load(arg, input_shape, classes, seed) -> DataSet:
 
 
 def _find_folder(path: Path) -> Path:
-    if not path.exists():
-        raise DataError(f"cifar10 data folder {path} does not exist",
+    if not path.is_dir():
+        problem = "is a file, not a folder" if path.exists() else "does not exist"
+        raise DataError(f"cifar10 data folder {path} {problem}",
                         hint="expected the unpacked cifar-10-batches-py folder")
     for candidate in (path, path / "cifar-10-batches-py"):
         if (candidate / "data_batch_1").is_file():
@@ -81,6 +83,7 @@ def _read_batch(path: Path):
     if images.ndim != 2 or images.shape[1] != 3 * 32 * 32 or len(images) != len(labels):
         raise DataError(f"{path}: expected N x 3072 images and N labels, "
                         f"got {images.shape} and {labels.shape}")
+    check_labels(labels, CLASSES, path)
     return images.reshape(-1, 3, 32, 32), labels
 
 
@@ -90,4 +93,4 @@ def _label_names(folder: Path) -> list[str]:
         names = _unpickle(meta).get("label_names")
         if names:
             return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
-    return [str(k) for k in range(10)]
+    return [str(k) for k in range(CLASSES)]

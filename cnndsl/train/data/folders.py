@@ -14,18 +14,20 @@ from cnndsl.train.errors import DataError
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 LAYOUT = "PATH/train/CLASS/IMAGE and PATH/val/CLASS/IMAGE"
+GREY_MODES = ("1", "L", "F")  # and the wide integer modes, see _wide
 
 
 @source("imagefolder", needs_argument=True, describe=f"imagefolder:PATH, {LAYOUT}")
 def load(arg, input_shape, classes, seed) -> DataSet:
     root = Path(arg)
     if not root.is_dir():
-        raise DataError(f"image folder {root} does not exist", hint=f"expected {LAYOUT}")
+        problem = "is a file, not a folder" if root.exists() else "does not exist"
+        raise DataError(f"image folder {root} {problem}", hint=f"expected {LAYOUT}")
     train_dir, val_dir = root / "train", root / "val"
     for needed in (train_dir, val_dir):
         if not needed.is_dir():
             raise DataError(f"{root} has no {needed.name}/ sub-folder", hint=f"expected {LAYOUT}")
-    names = sorted(p.name for p in train_dir.iterdir() if p.is_dir())
+    names = sorted(p.name for p in _visible(train_dir.iterdir()) if p.is_dir())
     if not names:
         raise DataError(f"{train_dir} has no class sub-folders", hint=f"expected {LAYOUT}")
     index = {name: k for k, name in enumerate(names)}
@@ -43,11 +45,12 @@ def load(arg, input_shape, classes, seed) -> DataSet:
 
 def _samples(folder: Path, index: dict[str, int]) -> list[tuple[str, int]]:
     samples = []
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+    for sub in sorted(p for p in _visible(folder.iterdir()) if p.is_dir()):
         if sub.name not in index:
             raise DataError(f"{sub} is a class that {folder.parent / 'train'} does not have",
                             hint="val/ must use the class folder names of train/")
-        samples += [(str(f), index[sub.name]) for f in sorted(sub.rglob("*"))
+        files = (f for f in sub.rglob("*") if not _hidden(f.relative_to(sub)))
+        samples += [(str(f), index[sub.name]) for f in sorted(files)
                     if f.suffix.lower() in EXTENSIONS]
     if not samples:
         raise DataError(f"{folder} holds no images ({', '.join(EXTENSIONS)}) in class sub-folders",
@@ -55,13 +58,27 @@ def _samples(folder: Path, index: dict[str, int]) -> list[tuple[str, int]]:
     return samples
 
 
+def _visible(paths):
+    """Skip hidden entries (.ipynb_checkpoints/, .DS_Store): they are no classes or images."""
+    return (p for p in paths if not p.name.startswith("."))
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
 def _channels(path: str) -> int:
     from PIL import Image
     try:
         with Image.open(path) as image:
-            return 1 if image.mode in ("1", "L", "I", "I;16", "F") else 3
+            return 1 if image.mode in GREY_MODES or _wide(image.mode) else 3
     except OSError as exc:
         raise DataError(f"cannot read image {path}: {exc}") from None
+
+
+def _wide(mode: str) -> bool:
+    """32-bit integer or 16-bit grey ("I", "I;16", "I;16B", ...), as 16-bit PNGs and TIFFs open."""
+    return mode == "I" or mode.startswith("I;16")
 
 
 class ImageFiles:
@@ -74,20 +91,31 @@ class ImageFiles:
         return len(self.samples)
 
     def __getitem__(self, i: int):
-        import numpy as np
         import torch
         from PIL import Image
         path, label = self.samples[i]
         try:
             with Image.open(path) as image:
-                image = image.convert("L" if self.channels == 1 else "RGB")
-                image = image.resize((self.size[1], self.size[0]), Image.BILINEAR)
-                array = np.asarray(image, dtype=np.uint8)
-        except OSError as exc:
+                array = self._pixels(image)
+        except Exception as exc:  # PIL raises many kinds (OSError, ValueError, ...) for a bad file
             raise DataError(f"cannot read image {path}: {exc}") from None
         tensor = torch.from_numpy(array.copy())
         tensor = tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1)
         return tensor.contiguous(), label
+
+    def _pixels(self, image):
+        """uint8 H x W (grey) or H x W x 3 array at `size`."""
+        import numpy as np
+        from PIL import Image
+        size = (self.size[1], self.size[0])
+        if _wide(image.mode):
+            # convert("L") would clip 16-bit values to 0 or 255: resize in float, then
+            # map 0..65535 onto 0..255 (65535 / 257 = 255)
+            wide = np.asarray(image.convert("F").resize(size, Image.BILINEAR))
+            grey = np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8)
+            return grey if self.channels == 1 else np.repeat(grey[:, :, None], 3, axis=2)
+        image = image.convert("L" if self.channels == 1 else "RGB").resize(size, Image.BILINEAR)
+        return np.asarray(image, dtype=np.uint8)
 
     @property
     def labels(self):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from cnndsl.train.data import DataSet, TensorSplit, channel_stats, source
+from cnndsl.train.data import DataSet, TensorSplit, channel_stats, check_labels, source
 from cnndsl.train.errors import DataError
 
 FILES = {
@@ -18,6 +18,7 @@ FILES = {
     "val_images": "t10k-images-idx3-ubyte", "val_labels": "t10k-labels-idx1-ubyte",
 }
 IMAGE_MAGIC, LABEL_MAGIC = 0x0803, 0x0801  # unsigned bytes, 3 or 1 dimensions
+CLASSES = 10  # MNIST, Fashion-MNIST and KMNIST all label 0..9
 
 
 @source("mnist", needs_argument=True,
@@ -30,6 +31,8 @@ def load(arg, input_shape, classes, seed) -> DataSet:
     train_y = _read_idx(found["train_labels"], LABEL_MAGIC)
     val_x = _read_idx(found["val_images"], IMAGE_MAGIC)
     val_y = _read_idx(found["val_labels"], LABEL_MAGIC)
+    check_labels(train_y, CLASSES, found["train_labels"])
+    check_labels(val_y, CLASSES, found["val_labels"])
     for x, y, what in ((train_x, train_y, "train"), (val_x, val_y, "t10k")):
         if len(x) != len(y):
             raise DataError(f"{folder}: {what} images ({len(x)}) and labels ({len(y)}) differ in count")
@@ -37,6 +40,7 @@ def load(arg, input_shape, classes, seed) -> DataSet:
         raise DataError(f"{folder}: image files must hold N x H x W images of one size")
     train = TensorSplit(torch.from_numpy(train_x).unsqueeze(1), torch.from_numpy(train_y).long())
     val = TensorSplit(torch.from_numpy(val_x).unsqueeze(1), torch.from_numpy(val_y).long())
+    # a subset (say digits 0..2) trains with its own class count; check_labels caps it at 10
     count = int(max(train.labels.max(), val.labels.max())) + 1
     mean, std = channel_stats(train.images, 1.0 / 255.0)
     return DataSet(f"mnist:{arg}", train, val, [str(k) for k in range(count)], channels=1,

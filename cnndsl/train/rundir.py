@@ -1,0 +1,55 @@
+"""The run folder (--out), checked before any data are loaded.
+
+A new run never writes into a folder that holds another run (it would replace
+that run's checkpoints and metrics), and an unwritable folder is reported
+before an epoch is spent, not when the first checkpoint is due."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from cnndsl.train.errors import TrainError
+
+RUN_FILES = ("last.pt", "best.pt", "metrics.csv")  # what makes a folder hold a run
+
+
+def refuse_existing_run(out: Path, resume: bool) -> None:
+    """TrainError if `out` already holds a run and this is not --resume."""
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if found and not resume:
+        raise TrainError(f"--out {out} already holds a run ({', '.join(found)}); "
+                         f"a new run would overwrite it",
+                         hint=f"add --resume to continue that run, or choose another --out "
+                              f"(or delete {out} first)")
+
+
+def prepare(out: Path) -> bool:
+    """Create `out` if needed, prove it writable, and remove stale temporaries.
+
+    Returns whether `out` was created here."""
+    created = not out.exists()
+    if not created and not out.is_dir():
+        raise TrainError(f"--out {out} is a file, not a folder",
+                         hint="--out names the folder the run's files go to")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".probe.", suffix=".tmp", dir=out)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        if created:
+            remove_if_empty(out)
+        raise TrainError(f"cannot write to --out {out}: {exc.strerror or exc}",
+                         hint="choose a folder you can write to") from None
+    for stale in out.glob(".*.tmp*"):  # left by a run killed while writing
+        stale.unlink(missing_ok=True)
+    return created
+
+
+def remove_if_empty(out: Path) -> None:
+    with contextlib.suppress(OSError):  # rmdir refuses a folder that holds anything
+        out.rmdir()
+
