@@ -126,8 +126,20 @@ def test_pooling_attributes():
     assert nodes["conv1"]["pads"] == [0, 0, 1, 1]  # same padding at stride 2: bottom/right
     assert nodes["mixed1.avgpool1"]["count_include_pad"] == 0
     assert nodes["maxpool1"]["ceil_mode"] == 1
-    assert nodes["avgpool1"]["count_include_pad"] == 1  # PyTorch's default, not ONNX's
+    # ceil mode counting padding (PyTorch's default): the overhang is not counted
+    assert nodes["avgpool1"]["count_include_pad"] == 0 and "ceil_mode" not in nodes["avgpool1"]
     assert nodes["mixed1.conv3"]["group"] == 2 and nodes["mixed1.conv3"]["dilations"] == [2, 2]
+
+
+def test_average_pooling_counting_padding_pads_first():
+    net = cnndsl.loads("network t {\n input 3x8x8\n avgpool(3, stride=2, pad=1)\n"
+                       " avgpool(3, stride=2, pad=1, ceil=true)\n}", path="t.cnn")
+    nodes = {n.name: n for n in build_model(net).graph.node}
+    plain = {a.name: onnx.helper.get_attribute_value(a) for a in nodes["avgpool1"].attribute}
+    assert plain["count_include_pad"] == 1 and plain["pads"] == [1, 1, 1, 1]  # PyTorch's default
+    assert nodes["avgpool2/pad"].op_type == "Pad"
+    ceil = {a.name: onnx.helper.get_attribute_value(a) for a in nodes["avgpool2"].attribute}
+    assert ceil["count_include_pad"] == 0 and "ceil_mode" not in ceil
 
 
 def test_trailing_dropout_renames_instead_of_identity():
