@@ -62,3 +62,30 @@ def test_issue_diagnostics_are_all_covered():
                 "kernel_too_large", "groups_not_dividing", "fc_unflattened", "repeat_zero",
                 "recursive_block", "absurd_repeat", "stride_drops_pixels"}
     assert required <= {p.stem for p in ERRORS}
+
+
+DEEP = {
+    "nested paths": "network n {\n input 3x8x8\n" + "add { identity; path { " * 200 + "relu"
+                    + " } }" * 200 + "\n}\n",
+    "unary minus": "network n {\n input 3x8x8\n conv(" + "-" * 5000 + "1, 1)\n}\n",
+    "powers": "network n {\n input 3x8x8\n conv(" + "2 ** " * 3000 + "1, 1)\n}\n",
+    "parentheses": "network n {\n input 3x8x8\n conv(" + "(" * 3000 + "1" + ")" * 3000 + ", 1)\n}\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(DEEP))
+def test_absurd_nesting_is_an_error_not_a_crash(case, capsys, tmp_path):
+    spec = tmp_path / "deep.cnn"
+    spec.write_text(DEEP[case])
+    assert main(["check", "-q", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{spec}:") and "too deeply" in err and "internal error" not in err
+
+
+def test_braces_may_open_on_their_own_line_and_a_bom_is_ignored(tmp_path):
+    spec = tmp_path / "allman.cnn"
+    spec.write_text("\ufeffblock b(c)\n{\n  conv(c, 3, pad=1)\n}\nnetwork n\n{\n  input 3x8x8\n"
+                    "  repeat 2\n  {\n    b(4)\n  }\n  if true\n  {\n    relu\n  }\n  else\n"
+                    "  {\n    tanh\n  }\n}\n", encoding="utf-8")
+    net = cnndsl.load(spec)
+    assert [n.op for n in net.graph.layers()] == ["conv", "conv", "relu"]

@@ -122,7 +122,14 @@ class Evaluator:
                             f"({', '.join(show(v) for v in values)})", e.span)
         if e.name not in ("min", "max") and len(values) != 1:
             raise SpecError(f"{e.name}() takes one number, got {len(values)}", e.span)
-        return fn(*values) if e.name in ("min", "max") else fn(values[0])
+        try:
+            result = fn(*values) if e.name in ("min", "max") else fn(values[0])
+        except (OverflowError, ValueError):  # int(1e400), floor(nan)
+            raise SpecError(f"{e.name}() of {show(values[0])} is not a number cnndsl can use",
+                            e.span) from None
+        if abs(result) > MAX_MAGNITUDE:
+            raise SpecError(f"number too large ({e.name}() gives more than 10**18)", e.span)
+        return result
 
     def _Conditional(self, e: ast.Conditional):
         return self(e.then) if self.condition(e.condition) else self(e.otherwise)

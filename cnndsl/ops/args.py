@@ -57,9 +57,30 @@ def boolean(v) -> bool:
 
 
 def number(v) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or abs(v) == float("inf"):
         raise ValueError(f"expected a number, got {_show(v)}")
     return float(v)
+
+
+def positive_number(v) -> float:
+    x = number(v)
+    if x <= 0:
+        raise ValueError(f"expected a number above 0, got {_show(v)}")
+    return x
+
+
+def non_negative_number(v) -> float:
+    x = number(v)
+    if x < 0:
+        raise ValueError(f"expected a number of 0 or more, got {_show(v)}")
+    return x
+
+
+def momentum(v) -> float:
+    x = number(v)
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"expected a momentum in [0, 1], got {_show(v)}")
+    return x
 
 
 def probability(v) -> float:

@@ -28,7 +28,7 @@ def _bn_ops(a, inputs, out) -> int:
 
 register(OpDef(
     name="bn",
-    args=(Arg("eps", A.number, 1e-5), Arg("momentum", A.number, 0.1),
+    args=(Arg("eps", A.positive_number, 1e-5), Arg("momentum", A.momentum, 0.1),
           Arg("affine", A.boolean, True)),
     infer=_same, params=_bn_params, buffers=_bn_buffers, other_ops=_bn_ops,
     fvcore_extra=_bn_ops, label=lambda a: "bn",
@@ -44,8 +44,8 @@ def _lrn_infer(a, inputs):
 
 register(OpDef(
     name="lrn",
-    args=(Arg("size", A.positive_int, 5), Arg("alpha", A.number, 1e-4),
-          Arg("beta", A.number, 0.75), Arg("k", A.number, 1.0)),
+    args=(Arg("size", A.positive_int, 5), Arg("alpha", A.non_negative_number, 1e-4),
+          Arg("beta", A.non_negative_number, 0.75), Arg("k", A.non_negative_number, 1.0)),
     infer=_lrn_infer,
     other_ops=lambda a, inputs, out: prod(inputs[0]) * (a["size"] + 3),
     label=lambda a: f"lrn {a['size']}",

@@ -63,14 +63,28 @@ def _add_infer(a, inputs):
     for other in inputs[1:]:
         if other != first:
             shapes = " and ".join(format_shape(s) for s in inputs)
-            hint = "give the shortcut a projection, e.g. `path { conv(C, 1, stride=S); bn }`"
-            if len(first) == len(other) == 3:
-                c = max(first[0], other[0])
-                stride = max(first[1], other[1]) // max(1, min(first[1], other[1]))
-                hint = (f"give the shortcut a projection: `path {{ conv({c}, 1"
-                        + (f", stride={stride}" if stride > 1 else "") + ", bias=false); bn }`")
-            raise ShapeError(f"add needs branches of the same shape, got {shapes}", hint)
+            raise ShapeError(f"add needs branches of the same shape, got {shapes}",
+                             _add_hint(first, other))
     return dict(a), first
+
+
+def _add_hint(a: tuple, b: tuple) -> str:
+    """What would make two branch shapes equal, as a lecture would fix it."""
+    if len(a) == len(b) == 1:
+        return f"end both branches with the same number of features, e.g. `fc({max(a[0], b[0])})`"
+    if len(a) != len(b):
+        return "both branches must be feature maps, or both flat vectors"
+    (ca, ha, wa), (cb, hb, wb) = a, b
+    big, small = max(ha, hb), min(ha, hb)
+    if (ha, wa) == (hb, wb):
+        return (f"the channels differ: give the shortcut a projection, "
+                f"`path {{ conv({max(ca, cb)}, 1, bias=false); bn }}`")
+    stride = round(big / max(1, small))
+    if stride >= 2 and all(-(-max(x, y) // stride) == min(x, y) for x, y in ((ha, hb), (wa, wb))):
+        return (f"one branch is downsampled {stride}x: give the shortcut the same stride, "
+                f"`path {{ conv({max(ca, cb)}, 1, stride={stride}, bias=false); bn }}`")
+    return (f"the maps are {ha}x{wa} and {hb}x{wb}: an unpadded convolution shrinks the map; "
+            f"pad=k//2 keeps it (pad=1 for 3x3, pad=2 for 5x5)")
 
 
 register(OpDef(name="add", args=(), infer=_add_infer, arity=0,

@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 
 from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from cnndsl.errors import Span, SpecError, remember_source, source_text
 from cnndsl.syntax import ast
@@ -17,9 +17,9 @@ if not GRAMMAR_PATH.exists():  # source checkout: grammar/ sits beside the packa
     GRAMMAR_PATH = Path(__file__).resolve().parents[2] / "grammar" / "cnn.lark"
 
 # Tokens after which a line break cannot end a statement, and before which a
-# pending separator is dropped so that `else` and `}` may start a new line.
+# pending separator is dropped so that `else`, `{` and `}` may start a new line.
 _OPENERS = {"LBRACE", "_NL", "ELSE", "COMMA"}
-_DROP_SEPARATOR_BEFORE = {"RBRACE", "ELSE"}
+_DROP_SEPARATOR_BEFORE = {"RBRACE", "ELSE", "LBRACE"}
 
 
 class Separators:
@@ -65,12 +65,18 @@ def _parser() -> Lark:
 
 def parse_text(text: str, path: str = "<string>") -> ast.Module:
     """Parse one .cnn file's text; raises SpecError with a location on bad syntax."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write
     remember_source(path, text)
     try:
         tree = _parser().parse(text)
+        return TreeToAst(path).build(tree)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, path) from None
-    return TreeToAst(path).build(tree)
+    except (RecursionError, VisitError) as exc:
+        if isinstance(exc, VisitError) and not isinstance(exc.orig_exc, RecursionError):
+            raise
+        raise SpecError(f"{path} nests too deeply to read (brackets, blocks or operators "
+                        f"hundreds of levels deep)", Span(path, 1, 1)) from None
 
 
 # ---- syntax errors ---------------------------------------------------------
@@ -117,7 +123,7 @@ def _syntax_error(exc: UnexpectedInput, path: str) -> SpecError:
             hint = "write sizes with a plain 'x', e.g. 3x224x224"
     elif isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         tok = exc.token
-        shown = "a line break" if tok.type == "_NL" else repr(str(tok))
+        shown = "line break" if tok.type == "_NL" else repr(str(tok))
         message = f"unexpected {shown}; expected {_expected_list(exc.expected)}"
         if "RPAR" in exc.expected and tok.type != "RBRACE":
             hint = "is a ')' missing? an open '(' continues over line breaks"
