@@ -116,3 +116,11 @@ def test_python_m_and_console_script_agree():
 def test_connections_only_with_the_table(capsys, fmt):
     code, out, err = run_cli(capsys, "check", RESNET34, "--connections", "--format", fmt)
     assert code == 1 and out == "" and "--format table" in err
+
+
+@pytest.mark.parametrize("text, value", [("leaky", "leaky"), ('"leaky"', "leaky"),
+                                          ("'leaky'", "leaky"), ("10", 10), ("0.5", 0.5),
+                                          ("True", True), ("false", False)])
+def test_set_values(text, value):
+    from cnndsl.commands._spec import parse_overrides
+    assert parse_overrides([f"x={text}"]) == {"x": value}

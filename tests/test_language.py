@@ -194,3 +194,23 @@ def test_upsampling_divides_the_jump():
               for s in n.analysis.layers]
     assert fields == [("conv", 3, 1), ("maxpool", 4, 2), ("upsample", 4, 1), ("conv", 6, 1),
                       ("upsample", 7, Fraction(1, 2)), ("conv", 8, Fraction(1, 2))]
+
+
+def test_mul_gates_channels_squeeze_and_excitation():
+    """Hu et al. 2018: a 64-channel SE block with reduction 16 adds 64*4+4 + 4*64+64
+    parameters and scales the 64x32x32 map by a 64x1x1 gate."""
+    se = """
+block se(c, r = 16) {
+  mul {
+    identity
+    path { avgpool(global); conv(c // r, 1); relu; conv(c, 1); sigmoid }
+  }
+}"""
+    n = net("conv(64, 3, pad=1); se(64)", blocks=se)
+    assert n.output_shape == (64, 32, 32)
+    assert n.report()["total_params"] == 1792 + 260 + 320
+    gate = n.graph.output_node
+    assert gate.op == "mul" and [n.graph.nodes[i].shape for i in gate.inputs] == [
+        (64, 32, 32), (64, 1, 1)]
+    swish = net("conv(8, 3, pad=1); mul { identity; sigmoid }")  # x * sigmoid(x)
+    assert swish.output_shape == (8, 32, 32)

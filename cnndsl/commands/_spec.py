@@ -29,7 +29,8 @@ def load_spec(args, input=None, params: dict | None = None):
 
 
 def parse_overrides(items: list[str]) -> dict[str, object]:
-    """--set NAME=VALUE pairs as network parameters: true/false, numbers, else text."""
+    """--set NAME=VALUE pairs as network parameters: true/false, numbers, else text
+    (quotes optional: --set act=leaky and --set 'act="leaky"' are the same)."""
     result: dict[str, object] = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -40,7 +41,11 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
 
 
 def _literal(text: str):
-    lowered = text.strip().lower()
+    """true/false, an int, a float, else a string ("leaky" and leaky alike)."""
+    stripped = text.strip()
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "\"'":
+        return stripped[1:-1]
+    lowered = stripped.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
     for convert in (int, float):

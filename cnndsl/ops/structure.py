@@ -1,4 +1,4 @@
-"""Ops that reshape or join tensors: input, flatten, fully connected, add, concat."""
+"""Ops that reshape or join tensors: input, flatten, fully connected, add, mul, concat."""
 
 from __future__ import annotations
 
@@ -102,6 +102,26 @@ def _concat_infer(a, inputs):
                          "give each branch the same strides and padding (e.g. pad=1 for 3x3, "
                          "pad=2 for 5x5, maxpool(3, stride=1, pad=1))")
     return dict(a), (sum(s[0] for s in inputs), *inputs[0][1:])
+
+
+def _mul_infer(a, inputs):
+    """Element-wise product; a Cx1x1 branch scales each channel (a gate)."""
+    out = max(inputs, key=prod)
+    for shape in inputs:
+        gate = len(out) == 3 and shape == (out[0], 1, 1)
+        if shape != out and not gate:
+            shapes = " and ".join(format_shape(s) for s in inputs)
+            raise ShapeError(f"mul needs branches of the same shape, or a {out[0]}x1x1 gate "
+                             f"for a {format_shape(out)} map, got {shapes}",
+                             "a channel gate is `avgpool(global)` then 1x1 convolutions ending "
+                             f"in {out[0] if len(out) == 3 else 'C'} channels and a sigmoid")
+    return dict(a), out
+
+
+register(OpDef(name="mul", args=(), infer=_mul_infer, arity=0,
+               other_ops=lambda a, inputs, out: prod(out) * (len(inputs) - 1),
+               doc="Element-wise product of branches; a Cx1x1 branch gates the channels "
+                   "(squeeze-and-excitation, attention)."))
 
 
 register(OpDef(name="concat", args=(), infer=_concat_infer, arity=0,

@@ -133,7 +133,7 @@ class Path:
 
 @dataclass(frozen=True)
 class Merge:
-    kind: str  # "add" or "concat"
+    kind: str  # "add", "concat" or "mul"
     branches: tuple["Branch", ...]
     span: Span
 

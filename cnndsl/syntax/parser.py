@@ -85,7 +85,7 @@ _FRIENDLY = {
     "NAME": "a name", "INT": "a number", "FLOAT": "a number", "DIMS": "a size like 3x224x224",
     "STRING": "a string", "_NL": "a new line or ';'", "SEMICOLON": "';'",
     "LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'", "COMMA": "','",
-    "EQUAL": "'='", "DOT": "'.'", "MERGE": "'add' or 'concat'", "$END": "end of file",
+    "EQUAL": "'='", "DOT": "'.'", "MERGE": "'add', 'concat' or 'mul'", "$END": "end of file",
     "COMPARE": "a comparison", "SIGN": "'+' or '-'", "MULOP": "'*', '/', '//' or '%'",
     "POWOP": "'**'", "MINUS": "'-'", "PLUS": "'+'", "__ANON_0": "'->'",
 }

@@ -17,7 +17,7 @@ from cnndsl.analysis import analyse
 from cnndsl.ir.graph import Graph, Node, ScopeFrame, Shape, format_shape
 from cnndsl.ops import OPS
 
-MERGES = ("add", "concat")
+MERGES = ("add", "concat", "mul")
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Box:
     """One drawn node: a layer, or a collapsed block call."""
 
     id: str  # a DOT/Mermaid-safe identifier: n{node id} or b{first node id}
-    kind: str  # "layer", "block", "input", or the merge op ("add", "concat")
+    kind: str  # "layer", "block", "input", or the merge op ("add", "concat", "mul")
     title: str  # "conv 3x3/2, 128", "basic(c=128, stride=2)"
     name: str  # the IR's hierarchical name, e.g. "basic3.conv1" or "basic3"
     shape: Shape

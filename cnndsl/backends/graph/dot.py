@@ -14,14 +14,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from cnndsl.backends.graph.collapse import Box, View, cluster_id, frame_label, local_name
+from cnndsl.backends.graph.collapse import (MERGES, Box, View, cluster_id, frame_label,
+                                            local_name)
 
 # fill colour by op; ops not listed are drawn white
 FILL = {
     "conv": "#cfe2f3", "fc": "#d9ead3", "bn": "#eeeeee", "lrn": "#eeeeee",
     "maxpool": "#fce5cd", "avgpool": "#fce5cd",
     "adaptive_avgpool": "#fce5cd", "adaptive_maxpool": "#fce5cd",
-    "add": "#fff2cc", "concat": "#fff2cc", "block": "#d9d2e9", "input": "#ffffff",
+    "add": "#fff2cc", "concat": "#fff2cc", "mul": "#fff2cc", "block": "#d9d2e9", "input": "#ffffff",
     "dropout": "#f3f3f3", "flatten": "#f3f3f3", "softmax": "#f4cccc",
 }
 FONT = "Helvetica"
@@ -59,7 +60,7 @@ def box_label(box: Box) -> str:
 
 def _node_line(box: Box) -> str:
     attrs = {"label": box_label(box), "tooltip": box.name, "fillcolor": FILL.get(box.op, "#ffffff")}
-    if box.kind in ("add", "concat"):
+    if box.kind in MERGES:
         attrs["shape"] = "ellipse"
     if box.kind == "block":
         attrs["penwidth"] = "1.5"

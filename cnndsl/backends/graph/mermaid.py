@@ -12,7 +12,7 @@ from cnndsl.backends.graph.dot import FILL
 
 # Mermaid's node shapes: (opening, closing) around the quoted label
 SHAPES = {"layer": ('["', '"]'), "block": ('[["', '"]]'), "input": ('[/"', '"/]'),
-          "add": ('(["', '"])'), "concat": ('(["', '"])')}
+          "add": ('(["', '"])'), "concat": ('(["', '"])'), "mul": ('(["', '"])')}
 
 
 def text(value: str) -> str:

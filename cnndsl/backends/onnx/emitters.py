@@ -281,6 +281,15 @@ def _add(ctx: Emission, node: Node) -> None:
     ctx.op("Add" if len(inputs) == 2 else "Sum", inputs, node)
 
 
+@emitter("mul")
+def _mul(ctx: Emission, node: Node) -> None:
+    """Mul broadcasts (numpy rules), so an N x C x 1 x 1 gate scales N x C x H x W."""
+    first, *rest = [ctx.values[i] for i in node.inputs]
+    for k, other in enumerate(rest):
+        last = k == len(rest) - 1
+        first = ctx.op("Mul", [first, other], node, suffix="" if last else f"mul{k + 1}")
+
+
 @emitter("concat")
 def _concat(ctx: Emission, node: Node) -> None:
     ctx.op("Concat", [ctx.values[i] for i in node.inputs], node, axis=1)

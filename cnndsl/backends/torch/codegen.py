@@ -115,8 +115,9 @@ def _wrapped(line: str, indent: int) -> list[str]:
         target, _, expr = line.partition(" = ")
         if indent + 4 + len(expr) <= LINE_LENGTH:
             return [f"{target} = (", "    " + expr, ")"]
-        first, *rest = expr.split(" + ")
-        return [f"{target} = (", "    " + first, *(f"    + {term}" for term in rest), ")"]
+        op = "+" if " + " in expr else "*"
+        first, *rest = expr.split(f" {op} ")
+        return [f"{target} = (", "    " + first, *(f"    {op} {term}" for term in rest), ")"]
     open_at = _matching_open(line)
     head, body, close = line[:open_at + 1], line[open_at + 1:-1], line[-1]
     if indent + 4 + len(body) <= LINE_LENGTH:

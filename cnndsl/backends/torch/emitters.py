@@ -212,6 +212,7 @@ EMITTERS: dict[str, Callable[[Node, EmitContext], Emission]] = {
     "flatten": _inline(lambda n: "torch.flatten({0}, 1)"),
     "fc": _fc,
     "add": _inline(lambda n: " + ".join(f"{{{i}}}" for i in range(n))),
+    "mul": _inline(lambda n: " * ".join(f"{{{i}}}" for i in range(n))),  # broadcasts a gate
     "concat": _inline(lambda n: "torch.cat([" + ", ".join(f"{{{i}}}" for i in range(n))
                       + "], 1)"),
 }
