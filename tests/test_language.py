@@ -214,3 +214,19 @@ block se(c, r = 16) {
         (64, 32, 32), (64, 1, 1)]
     swish = net("conv(8, 3, pad=1); mul { identity; sigmoid }")  # x * sigmoid(x)
     assert swish.output_shape == (8, 32, 32)
+
+
+def test_the_input_and_a_blocks_input_can_be_named():
+    n = cnndsl.loads("network n {\n input 8x8x8 -> image\n conv(8, 3, pad=1)\n"
+                     " add { identity; image }\n}\n", path="t.cnn")
+    add = n.graph.output_node
+    assert add.op == "add" and add.inputs[1] == 0 and n.warnings == []
+    preact = """
+block preact(c) {
+  identity -> x
+  bn; relu
+  add { conv(c, 3, pad=1); x }
+}"""
+    n = net("preact(3)", blocks=preact)
+    add = n.graph.output_node
+    assert [n.graph.nodes[i].op for i in add.inputs] == ["conv", "input"] and n.warnings == []

@@ -73,7 +73,7 @@ FIGURES = [
      dict(output=(1, 3, 3))),
     # The X/O toy network: 9x9 -> conv 3x3 -> 7x7 -> max pool 2 stride 2 (ceil) -> 4x4
     ("xo-toy-9x9-conv3-7x7-pool-4x4",
-     "network xo {\n  input 1x9x9\n  conv(3, 3); relu -> features\n"
+     "network xo {\n  input 1x9x9\n  conv(3, 3); relu\n"
      "  maxpool(2, stride=2, ceil=true)\n}\n",
      dict(output=(3, 4, 4), shapes={"conv1": (3, 7, 7)})),
 ]

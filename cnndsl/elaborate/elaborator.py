@@ -12,8 +12,9 @@ from cnndsl.elaborate.arguments import bind_block_args, bind_op_args
 from cnndsl.elaborate.builder import MAX_STEPS, GraphBuilder
 from cnndsl.elaborate.expressions import Evaluator, shape_value, unknown_name
 from cnndsl.elaborate.program import Program
+from cnndsl.elaborate.usage import binding_sites, unused_parameters
 from cnndsl.errors import Diagnostic, Span, SpecError
-from cnndsl.ir.graph import Graph, ScopeFrame, Shape, format_shape
+from cnndsl.ir.graph import Graph, Node, ScopeFrame, Shape, format_shape
 from cnndsl.ops import OPS, lookup
 from cnndsl.ops.args import show
 from cnndsl.syntax import ast
@@ -27,24 +28,29 @@ class Context:
     tensors: dict[str, int]
     scope: tuple[ScopeFrame, ...] = ()
     calls: tuple[ast.BlockDef, ...] = field(default=())
+    sites: dict[str, Span] = field(default_factory=dict)  # named value -> its binding
 
     def child(self) -> "Context":
-        return Context(dict(self.names), dict(self.tensors), self.scope, self.calls)
+        return Context(dict(self.names), dict(self.tensors), self.scope, self.calls,
+                       dict(self.sites))
 
 
 class Elaborator:
     def __init__(self, program: Program):
         self.program = program
         self.builder = GraphBuilder()
+        self.called: dict[str, ast.BlockDef] = {}  # blocks the network uses
+        self.bound: dict[Span, str] = {}  # every binding of a named value ...
+        self.read: set[Span] = set()  # ... and those something reads
 
     # ---- entry ----
     def network(self, net: ast.NetworkDef, input_shape: Shape | None,
                 overrides: dict[str, object]) -> Graph:
         names = self._network_params(net, overrides)
         statements = net.body.statements
-        declared = None
+        declared, input_bind = None, None
         if statements and isinstance(statements[0].action, ast.InputDecl):
-            decl = statements[0].action
+            decl, input_bind = statements[0].action, statements[0]
             declared = shape_value(Evaluator(names, None)(decl.shape), decl.shape.span)
             statements = statements[1:]
         shape = input_shape or declared
@@ -58,6 +64,8 @@ class Elaborator:
         current = self.builder.add(OPS["input"], {"shape": shape}, [], net.span, (),
                                    name="input")
         ctx = Context(names, {})
+        if input_bind is not None and input_bind.bind:
+            self._bind(input_bind, current, ctx)
         for statement in statements:
             current = self.statement(statement, current, ctx)
         return Graph(name=net.name, nodes=self.builder.nodes, output=current,
@@ -89,13 +97,26 @@ class Elaborator:
     def statement(self, st: ast.Statement, current: int, ctx: Context) -> int:
         self.builder.step(st.span)
         handler = getattr(self, "_" + type(st.action).__name__)
+        if st.bind and isinstance(st.action, ast.Let):
+            raise SpecError(f"`-> {st.bind}` names a tensor, and `let` makes a number",
+                            st.span, "bind the tensor after a layer, e.g. `conv(64, 3) -> "
+                            f"{st.bind}`, or `identity -> {st.bind}` for the current one")
         result = handler(st.action, current, ctx)
         if st.bind:
-            if lookup(st.bind) or st.bind in self.program.blocks or st.bind == "identity":
-                raise SpecError(f"cannot name a tensor {st.bind!r}: that is a layer or block",
-                                st.span, "pick another name")
-            ctx.tensors[st.bind] = result
+            self._bind(st, result, ctx)
         return result
+
+    def _bind(self, st: ast.Statement, result: int, ctx: Context) -> None:
+        if lookup(st.bind) or st.bind in self.program.blocks or st.bind == "identity":
+            raise SpecError(f"cannot name a tensor {st.bind!r}: that is a layer or block",
+                            st.span, "pick another name")
+        ctx.tensors[st.bind] = result
+        ctx.sites[st.bind] = st.span
+        self.bound.setdefault(st.span, st.bind)
+
+    def _tensor(self, name: str, ctx: Context) -> int:
+        self.read.add(ctx.sites[name])
+        return ctx.tensors[name]
 
     def _InputDecl(self, decl: ast.InputDecl, current: int, ctx: Context) -> int:
         raise SpecError("`input` may only appear as the first line of a network", decl.span)
@@ -143,8 +164,9 @@ class Elaborator:
         start = current
         if branch.source is not None:
             if branch.source not in ctx.tensors:
-                raise unknown_name(branch.source, "tensor", ctx.tensors, branch.span)
-            start = ctx.tensors[branch.source]
+                raise self._unseen(branch.source, ctx, branch.span) or unknown_name(
+                    branch.source, "tensor", ctx.tensors, branch.span)
+            start = self._tensor(branch.source, ctx)
         if branch.condition is not None and not self._evaluator(start, ctx).condition(
                 branch.condition):
             if branch.otherwise is None:
@@ -155,7 +177,7 @@ class Elaborator:
     def _Call(self, call: ast.Call, current: int, ctx: Context) -> int:
         name = call.name
         if not call.has_parens and name in ctx.tensors:
-            return ctx.tensors[name]
+            return self._tensor(name, ctx)
         if name == "identity":
             if call.args or call.keywords:
                 raise SpecError("identity takes no arguments", call.span)
@@ -166,10 +188,23 @@ class Elaborator:
             return self.builder.add(op, attrs, [current], call.span, ctx.scope)
         block = self.program.blocks.get(name)
         if block is not None:
+            self.called.setdefault(block.name, block)
             return self._call_block(block, call, current, ctx)
         candidates = [*(n for n, o in OPS.items() if o.arity == 1), "identity",
                       *self.program.blocks, *ctx.tensors]
-        raise unknown_name(name, "layer or block", candidates, call.span)
+        raise self._unseen(name, ctx, call.span) or unknown_name(
+            name, "layer or block", candidates, call.span)
+
+    def _unseen(self, name: str, ctx: Context, span: Span) -> SpecError | None:
+        """The error for a named value used where its binding cannot be seen."""
+        sites = binding_sites([*self.program.blocks.values(), *self.program.networks])
+        if name not in sites:
+            return None
+        return SpecError(f"named value {name!r} is not visible here", span,
+                         "a named value can be read after the line that binds it, in the same "
+                         "block or network (including merges and repeats nested below); "
+                         "a block's own input is `identity -> NAME` as its first line",
+                         notes=((sites[name], f"{name!r} is bound here"),))
 
     def _call_block(self, block: ast.BlockDef, call: ast.Call, current: int,
                     ctx: Context) -> int:
@@ -203,7 +238,13 @@ def elaborate(program: Program, input_shape: Shape | None = None,
     elaborator = Elaborator(program)
     graph = elaborator.network(net, input_shape, overrides or {})
     graph, dead = prune_dead(graph)
-    return graph, [*elaborator.builder.warnings, *dead]
+    unused = [w for definition in (net, *elaborator.called.values())
+              for w in unused_parameters(definition)]
+    unread = [Diagnostic("warning", f"named value {name!r} is never used", span,
+                         "read it by name (e.g. `concat { identity; " + name + " }`), "
+                         "or remove `-> " + name + "`")
+              for span, name in elaborator.bound.items() if span not in elaborator.read]
+    return graph, [*elaborator.builder.warnings, *dead, *unused, *unread]
 
 
 def _pick_network(program: Program, name: str | None) -> ast.NetworkDef:
@@ -233,14 +274,19 @@ def prune_dead(graph: Graph) -> tuple[Graph, list[Diagnostic]]:
                 live[i] = True
     if all(live):
         return graph, []
-    warnings, seen = [], set()
+    dead: dict[Span, list[Node]] = {}  # one warning per source line, naming every layer
     for node in graph.nodes:
-        if not live[node.id] and node.span not in seen:
-            seen.add(node.span)
-            warnings.append(Diagnostic(
-                "warning", f"{node.name} ({format_shape(node.shape)}) never reaches the "
-                f"network output and is left out", node.span,
-                "use its result in a merge, or delete it"))
+        if not live[node.id]:
+            dead.setdefault(node.span, []).append(node)
+    warnings = []
+    for span, nodes_here in dead.items():
+        names = ", ".join(f"{n.name} ({format_shape(n.shape)})" for n in nodes_here[:4])
+        more = f" and {len(nodes_here) - 4} more" if len(nodes_here) > 4 else ""
+        verb = "never reaches" if len(nodes_here) == 1 else "never reach"
+        warnings.append(Diagnostic(
+            "warning", f"{names}{more} {verb} the network output and "
+            f"{'is' if len(nodes_here) == 1 else 'are'} left out", span,
+            "use its result in a merge, or delete it"))
     renumber = {}
     nodes = []
     for node in graph.nodes:

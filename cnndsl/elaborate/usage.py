@@ -1,0 +1,49 @@
+"""Static checks over the AST for what a spec declares but never uses: a block
+argument or network parameter nothing reads (a `--set` or a call argument that
+would silently change nothing), and where named values are bound (for errors
+that name a value where it cannot be seen)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator
+
+from cnndsl.errors import Diagnostic, Span
+from cnndsl.syntax import ast
+
+
+def _walk(node) -> Iterator[object]:
+    """Every AST node below `node` (dataclasses, through tuples and lists)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (tuple, list)):
+            stack.extend(item)
+        elif dataclasses.is_dataclass(item) and not isinstance(item, Span):
+            yield item
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
+
+
+def referenced_names(node) -> set[str]:
+    return {item.name for item in _walk(node) if isinstance(item, ast.NameRef)}
+
+
+def unused_parameters(definition: ast.BlockDef | ast.NetworkDef) -> list[Diagnostic]:
+    """A warning for each parameter that neither the body nor a later default reads."""
+    used = referenced_names(definition.body) | referenced_names(
+        [p.default for p in definition.params if p.default is not None])
+    kind = "block" if isinstance(definition, ast.BlockDef) else "network"
+    hint = ("use it, or remove it" if kind == "block"
+            else "use it, or remove it: `--set` would change nothing")
+    return [Diagnostic("warning", f"{kind} {definition.name!r} never uses its parameter "
+                       f"{p.name!r}", p.span, hint)
+            for p in definition.params if p.name not in used]
+
+
+def binding_sites(definitions) -> dict[str, Span]:
+    """Where each named value (`-> NAME`) is first bound, over the given definitions."""
+    sites: dict[str, Span] = {}
+    for item in _walk(list(definitions)):
+        if isinstance(item, ast.Statement) and item.bind and item.bind not in sites:
+            sites[item.bind] = item.span
+    return sites
