@@ -124,3 +124,14 @@ def test_connections_only_with_the_table(capsys, fmt):
 def test_set_values(text, value):
     from cnndsl.commands._spec import parse_overrides
     assert parse_overrides([f"x={text}"]) == {"x": value}
+
+
+def test_empty_input_override_is_an_error(capsys):
+    code, _, err = run_cli(capsys, "check", RESNET34, "--input", "")
+    assert code == 1 and "input size must look like 3x224x224" in err
+
+
+def test_channels_last_input_override_is_a_warning(capsys):
+    code, _, err = run_cli(capsys, "check", RESNET34, "-q", "--input", "224x224x3")
+    assert code == 0 and err.startswith("warning: the input 224x224x3 has 224 channels")
+    assert "did you mean 3x224x224?" in err

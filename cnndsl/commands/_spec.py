@@ -21,7 +21,7 @@ def load_spec(args, input=None, params: dict | None = None):
     `params` fill in what they leave out); its warnings go to stderr, its errors
     raise SpecError."""
     from cnndsl.network import load
-    net = load(args.spec, input=args.input or input,
+    net = load(args.spec, input=args.input if args.input is not None else input,
                params={**(params or {}), **parse_overrides(args.set)} or None)
     for warning in net.warnings:
         print(warning.render(), file=sys.stderr)

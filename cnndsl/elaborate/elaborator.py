@@ -61,6 +61,8 @@ class Elaborator:
         if shape is None:
             raise SpecError(f"network {net.name!r} declares no input size", net.span,
                             "add e.g. `input 3x224x224` as its first line, or pass --input")
+        self._check_layout(shape, None if input_shape else  # None: it came from --input
+                           input_bind.span if input_bind else net.span)
         current = self.builder.add(OPS["input"], {"shape": shape}, [], net.span, (),
                                    name="input")
         ctx = Context(names, {})
@@ -70,6 +72,15 @@ class Elaborator:
             current = self.statement(statement, current, ctx)
         return Graph(name=net.name, nodes=self.builder.nodes, output=current,
                      params=tuple(names.items()), path=self.program.path)
+
+    def _check_layout(self, shape: Shape, span: Span | None) -> None:
+        """Sizes are CxHxW; 224x224x3 is almost surely an image written channels last."""
+        if len(shape) == 3 and shape[2] <= 4 and min(shape[0], shape[1]) >= 16:
+            flipped = format_shape((shape[2], shape[0], shape[1]))
+            self.builder.warnings.append(Diagnostic(
+                "warning", f"the input {format_shape(shape)} has {shape[0]} channels of "
+                f"{shape[1]}x{shape[2]} pixels", span,
+                f"sizes are channels x height x width: did you mean {flipped}?"))
 
     def _network_params(self, net: ast.NetworkDef, overrides: dict[str, object]) -> dict:
         names: dict[str, object] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cnndsl.errors import ShapeError
+from cnndsl.ir.graph import format_shape
 from cnndsl.ops import args as A
 from cnndsl.ops.registry import Arg, OpDef, Window, register
 from cnndsl.ops.spatial import (effective_kernel, feature_map, resolve_pads, stride_warnings,
@@ -49,9 +50,20 @@ def _window(a, inputs) -> Window:
     return Window(effective_kernel(a["kernel"], a["dilation"]), a["stride"], a["pad"])
 
 
+def _overpadding(pads, kernel) -> list[tuple[str, str | None]]:
+    """Padding of k or more on a side adds border outputs that see nothing but zeros."""
+    top, left, bottom, right = pads
+    if max(top, bottom) < kernel[0] and max(left, right) < kernel[1]:
+        return []
+    return [(f"padding {max(pads)} is as large as the {format_shape(kernel)} kernel: the "
+             f"outermost outputs see only padding",
+             f"pad={kernel[0] // 2} keeps the size of the map (`pad=same` at any stride)")]
+
+
 def _warnings(a, inputs, out):
-    return stride_warnings(inputs[0][1:], effective_kernel(a["kernel"], a["dilation"]),
-                           a["stride"], a["pad"])
+    kernel = effective_kernel(a["kernel"], a["dilation"])
+    return _overpadding(a["pad"], kernel) + stride_warnings(inputs[0][1:], kernel,
+                                                            a["stride"], a["pad"])
 
 
 register(OpDef(
