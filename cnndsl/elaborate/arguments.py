@@ -13,6 +13,12 @@ from cnndsl.syntax import ast
 
 def _match(callee: str, names: list[str], call: ast.Call) -> dict[str, object]:
     """Map parameter name -> argument expression, checking counts and keywords."""
+    if call.keywords and call.args:
+        first_keyword = min((kw.span.line, kw.span.column) for kw in call.keywords)
+        late = [a for a in call.args if (a.span.line, a.span.column) > first_keyword]
+        if late:
+            raise SpecError("a positional argument follows a keyword argument", late[0].span,
+                            "write positional arguments first, e.g. `conv(64, 3, stride=2)`")
     if len(call.args) > len(names):
         listed = ", ".join(names) if names else "none"
         raise SpecError(f"{callee} takes {len(names)} positional argument"

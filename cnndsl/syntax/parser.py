@@ -73,6 +73,8 @@ def parse_text(text: str, path: str = "<string>") -> ast.Module:
     except UnexpectedInput as exc:
         raise _syntax_error(exc, path) from None
     except (RecursionError, VisitError) as exc:
+        if isinstance(exc, VisitError) and isinstance(exc.orig_exc, SpecError):
+            raise exc.orig_exc from None  # a syntax rule the grammar cannot express
         if isinstance(exc, VisitError) and not isinstance(exc.orig_exc, RecursionError):
             raise
         raise SpecError(f"{path} nests too deeply to read (brackets, blocks or operators "
@@ -114,6 +116,11 @@ def _expected_list(expected) -> str:
     return " or ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
+def _starts_line(path: str, tok) -> bool:
+    lines = source_text(path).splitlines()
+    return 1 <= tok.line <= len(lines) and not lines[tok.line - 1][:tok.column - 1].strip()
+
+
 def _syntax_error(exc: UnexpectedInput, path: str) -> SpecError:
     line, column = getattr(exc, "line", 1) or 1, getattr(exc, "column", 1) or 1
     hint = None
@@ -125,7 +132,10 @@ def _syntax_error(exc: UnexpectedInput, path: str) -> SpecError:
         tok = exc.token
         shown = "line break" if tok.type == "_NL" else repr(str(tok))
         message = f"unexpected {shown}; expected {_expected_list(exc.expected)}"
-        if "RPAR" in exc.expected and tok.type != "RBRACE":
+        if ("COMMA" in exc.expected and tok.type in ("INT", "FLOAT", "NAME", "DIMS", "STRING")
+                and not _starts_line(path, tok)):
+            hint = "is a ',' missing between two arguments?"
+        elif "RPAR" in exc.expected and tok.type != "RBRACE":
             hint = "is a ')' missing? an open '(' continues over line breaks"
         elif "_NL" in exc.expected and tok.type in ("NAME", "MERGE", "REPEAT", "IF", "LET"):
             hint = "separate statements with a new line or ';'"

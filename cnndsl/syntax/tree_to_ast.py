@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lark import Token, Transformer, v_args
 
-from cnndsl.errors import Span
+from cnndsl.errors import Span, SpecError
 from cnndsl.syntax import ast
 
 
@@ -14,6 +14,7 @@ PRECEDENCE = {"or": (1, False), "and": (2, False),
               "+": (5, False), "-": (5, False),
               **{op: (6, False) for op in ("*", "/", "//", "%")},
               "**": (8, True)}
+COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 # Prefix operators bind their operand at this precedence: `not a == b` is
 # `not (a == b)`, and `-2 ** 2` is `-(2 ** 2)`, as in Python.
 PREFIX_PRECEDENCE = {"not": 3, "-": 7, "+": 7}
@@ -48,6 +49,10 @@ class _Climber:
             self.pos += 1
             right = self.parse(precedence if right_assoc else precedence + 1)
             left = ast.Binary(op, left, right, _join(left.span, right.span))
+            if op in COMPARISONS and self.pos < len(self.items) and \
+                    self.items[self.pos][1] in COMPARISONS:
+                raise SpecError("comparisons cannot be chained", self.items[self.pos][2],
+                                f"write `a {op} b and b {self.items[self.pos][1]} c`")
         return left
 
 
