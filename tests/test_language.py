@@ -230,3 +230,10 @@ block preact(c) {
     n = net("preact(3)", blocks=preact)
     add = n.graph.output_node
     assert [n.graph.nodes[i].op for i in add.inputs] == ["conv", "input"] and n.warnings == []
+
+
+def test_for_goes_through_a_table_of_stages():
+    n = net("for n, c in ((2, 8), (1, 16)) { repeat n { conv(c, 3, pad=1); relu }; maxpool(2) }"
+            "\n  for c in (4,) { conv(c, 1) }")
+    convs = [node.attrs["channels"] for node in n.graph.nodes if node.op == "conv"]
+    assert convs == [8, 8, 16, 4] and n.output_shape == (4, 8, 8)

@@ -161,3 +161,22 @@ def test_weight_import_skips_an_extra_layer_without_shifting():
     report = load_weights(net.to_torch(), dict(items), strict=False)
     assert report.unexpected == ["aux.conv.weight"] and not report.mismatched
     assert len(report.loaded) == len(source)
+
+
+def test_language_doc_mobilenet_v2_is_torchvisions():
+    """The `for` example of docs/language.md, MobileNetV2 written as its paper's
+    table 2, is torchvision's mobilenet_v2: same parameters, same outputs."""
+    import re
+    doc = (ROOT / "docs" / "language.md").read_text()
+    (snippet,) = [s for s in re.findall(r"```\n(.*?)```", doc, re.S) if "mobilenet_v2(" in s]
+    net = cnndsl.loads(snippet, path="docs/language.md", input="3x32x32")
+    with torch.device("meta"):
+        module, reference = net.to_torch(), models.mobilenet_v2()
+    reference.to_empty(device="cpu")
+    randomize(reference)
+    report = load_weights(module, reference.state_dict(), assign=True)
+    assert report.ok and not report.missing, str(report)
+    assert net.report()["total_params"] == 3_504_872 == sum(p.numel() for p in module.parameters())
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert (module.eval()(x) - reference.eval()(x)).abs().max().item() <= 1e-4

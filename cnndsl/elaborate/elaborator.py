@@ -158,6 +158,26 @@ class Elaborator:
             current = self.body(rep.body, current, inner)
         return current
 
+    def _For(self, loop: ast.For, current: int, ctx: Context) -> int:
+        items = self._eval(loop.items, current, ctx)
+        if not isinstance(items, tuple) or not items:
+            raise SpecError(f"for needs a tuple of values to go through, got {show(items)}",
+                            loop.items.span, "e.g. `for c in (64, 128, 256) { ... }`; "
+                            "to repeat a body n times, use `repeat n`")
+        for item in items:
+            inner = ctx.child()
+            inner.names.update(self._unpack(loop, item))
+            current = self.body(loop.body, current, inner)
+        return current
+
+    def _unpack(self, loop: ast.For, item) -> dict[str, object]:
+        if len(loop.names) == 1:
+            return {loop.names[0]: item}
+        if not isinstance(item, tuple) or len(item) != len(loop.names):
+            raise SpecError(f"for {', '.join(loop.names)} needs items of {len(loop.names)} "
+                            f"values each, got {show(item)}", loop.items.span)
+        return dict(zip(loop.names, item))
+
     def _Merge(self, merge: ast.Merge, current: int, ctx: Context) -> int:
         outputs = [out for branch in merge.branches
                    if (out := self.branch(branch, current, ctx)) is not None]

@@ -100,6 +100,16 @@ class Repeat:
 
 
 @dataclass(frozen=True)
+class For:
+    """``for a, b in ((1, 2), (3, 4)) { ... }``: the body once per item of a tuple."""
+
+    names: tuple[str, ...]
+    items: Expr
+    body: "Body"
+    span: Span
+
+
+@dataclass(frozen=True)
 class If:
     condition: Expr
     then: "Body"
@@ -140,7 +150,7 @@ class Merge:
 
 @dataclass(frozen=True)
 class Statement:
-    action: Union[Call, Repeat, If, Let, InputDecl, Merge]
+    action: Union[Call, Repeat, For, If, Let, InputDecl, Merge]
     bind: str | None
     span: Span
 

@@ -137,7 +137,7 @@ def _syntax_error(exc: UnexpectedInput, path: str) -> SpecError:
             hint = "is a ',' missing between two arguments?"
         elif "RPAR" in exc.expected and tok.type != "RBRACE":
             hint = "is a ')' missing? an open '(' continues over line breaks"
-        elif "_NL" in exc.expected and tok.type in ("NAME", "MERGE", "REPEAT", "IF", "LET"):
+        elif "_NL" in exc.expected and tok.type in ("NAME", "MERGE", "REPEAT", "FOR", "IF", "LET"):
             hint = "separate statements with a new line or ';'"
         line, column = tok.line, tok.column
     else:

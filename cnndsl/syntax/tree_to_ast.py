@@ -132,6 +132,10 @@ class TreeToAst(Transformer):
         count, index, body = children
         return ast.Repeat(count, str(index) if index else None, body, self._span(meta))
 
+    def for_stmt(self, meta, children):
+        *names, items, body = children
+        return ast.For(tuple(str(n) for n in names), items, body, self._span(meta))
+
     def if_stmt(self, meta, children):
         condition, then, otherwise = children
         if isinstance(otherwise, ast.If):  # else if: wrap in a one-statement body
