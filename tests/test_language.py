@@ -237,3 +237,14 @@ def test_for_goes_through_a_table_of_stages():
             "\n  for c in (4,) { conv(c, 1) }")
     convs = [node.attrs["channels"] for node in n.graph.nodes if node.op == "conv"]
     assert convs == [8, 8, 16, 4] and n.output_shape == (4, 8, 8)
+
+
+def test_deconv_is_pytorchs_transposed_convolution():
+    """U-Net (Ronneberger et al. 2015): a 2x2 up-convolution halves the channels and
+    doubles the map; 1024x28x28 -> 512x56x56 with 1024*512*4 + 512 parameters."""
+    n = net("deconv(512, 2, stride=2)", input="1024x28x28")
+    up = n.analysis.layers[0]
+    assert n.output_shape == (512, 56, 56) and up.cost.params == 1024 * 512 * 4 + 512
+    assert up.cost.macs == 1024 * 512 * 4 * 28 * 28
+    n = net("deconv(8, 3, stride=2, pad=1, output_pad=1)", input="16x7x7")
+    assert n.output_shape == (8, 14, 14)  # (7 - 1) * 2 - 2 + 3 + 1

@@ -30,6 +30,10 @@ def _pair(v, item) -> tuple[int, int]:
     return x, x
 
 
+def non_negative_pair(v) -> tuple[int, int]:
+    return _pair(v, non_negative_int)
+
+
 def positive_pair(v) -> tuple[int, int]:
     """A kernel/stride/dilation: 3, 1x7 or (1, 7)."""
     return _pair(v, positive_int)

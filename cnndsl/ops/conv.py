@@ -1,6 +1,8 @@
-"""Convolution."""
+"""Convolution and transposed convolution."""
 
 from __future__ import annotations
+
+from fractions import Fraction
 
 from cnndsl.errors import ShapeError
 from cnndsl.ir.graph import format_shape
@@ -78,4 +80,65 @@ register(OpDef(
     infer=_infer, params=_params, macs=_macs, window=_window, label=_label,
     warnings=_warnings, aliases=("conv2d", "convolution"),
     doc="2-D convolution; input channels are inferred.",
+))
+
+
+# -- transposed convolution (FCN and U-Net up-convolutions, GAN generators) ------------
+
+def _deconv_label(a) -> str:
+    kh, kw = a["kernel"]
+    stride = a["stride"][0] if a["stride"][0] == a["stride"][1] else format_shape(a["stride"])
+    text = f"deconv {kh}x{kw}" + (f"/{stride}" if a["stride"] != (1, 1) else "")
+    return text + f", {a['channels']}" + (f", groups {a['groups']}" if a["groups"] > 1 else "")
+
+
+def _deconv_infer(a, inputs):
+    c, h, w = feature_map("deconv", inputs[0])
+    if c % a["groups"] or a["channels"] % a["groups"]:
+        raise ShapeError(f"groups={a['groups']} must divide both the input channels ({c}) and "
+                         f"the output channels ({a['channels']})")
+    if any(o >= s for o, s in zip(a["output_pad"], a["stride"])):
+        raise ShapeError(f"output_pad {format_shape(a['output_pad'])} must be smaller than the "
+                         f"stride {format_shape(a['stride'])}")
+    # PyTorch's ConvTranspose2d: (n - 1) * s - 2p + k + output_padding
+    out = tuple((n - 1) * s - 2 * p + k + o for n, s, p, k, o in
+                zip((h, w), a["stride"], a["pad"], a["kernel"], a["output_pad"]))
+    if min(out) < 1:
+        raise ShapeError(f"{_deconv_label(a)} on {h}x{w} gives {format_shape(out)}: padding "
+                         f"{format_shape(a['pad'])} removes more than the layer adds",
+                         "use less padding")
+    return {**a, "in_channels": c}, (a["channels"], *out)
+
+
+def _deconv_params(a, inputs, out) -> int:
+    kh, kw = a["kernel"]
+    return a["in_channels"] * (a["channels"] // a["groups"]) * kh * kw + (
+        a["channels"] if a["bias"] else 0)
+
+
+def _deconv_macs(a, inputs, out) -> int:
+    """fvcore's convention: every input pixel is multiplied into a k x k output patch."""
+    kh, kw = a["kernel"]
+    _, h, w = inputs[0]
+    return a["in_channels"] * (a["channels"] // a["groups"]) * kh * kw * h * w
+
+
+def _deconv_window(a, inputs) -> Window:
+    """Output pixels lie 1/s input pixels apart; each sees ceil(k/s) input pixels."""
+    return Window(tuple(-(-k // s) for k, s in zip(a["kernel"], a["stride"])),
+                  tuple(Fraction(1, s) for s in a["stride"]), (0, 0, 0, 0))
+
+
+register(OpDef(
+    name="deconv",
+    args=(Arg("channels", A.positive_int, doc="output channels"),
+          Arg("kernel", A.positive_pair, doc="2, or 2x2"),
+          Arg("stride", A.positive_pair, 1),
+          Arg("pad", A.non_negative_pair, 0, doc="removed from each border of the output"),
+          Arg("output_pad", A.non_negative_pair, 0, doc="added at the bottom/right (< stride)"),
+          Arg("groups", A.positive_int, 1),
+          Arg("bias", A.boolean, True)),
+    infer=_deconv_infer, params=_deconv_params, macs=_deconv_macs, window=_deconv_window,
+    label=_deconv_label, aliases=("conv_transpose", "convtranspose", "upconv"),
+    doc="Transposed convolution (up-convolution); input channels are inferred.",
 ))

@@ -67,6 +67,18 @@ def _conv(ctx: Emission, node: Node) -> None:
     _alias_folded(ctx, node)
 
 
+@emitter("deconv")
+def _deconv(ctx: Emission, node: Node) -> None:
+    """ConvTranspose: weights are in_channels x out_channels/groups x kh x kw, as in
+    PyTorch; pads trim each border, output_padding adds at the bottom/right."""
+    a = node.attrs
+    output, tensors, doc = _weights(ctx, node)  # batch norm is never folded into it
+    (ph, pw), (oh, ow) = a["pad"], a["output_pad"]
+    ctx.op("ConvTranspose", [ctx.input(node), *tensors], node, output=output, doc_string=doc,
+           kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=[ph, pw, ph, pw],
+           output_padding=[oh, ow] if oh or ow else None, group=a["groups"])
+
+
 @emitter("fc")
 def _fc(ctx: Emission, node: Node) -> None:
     output, tensors, doc = _weights(ctx, node)

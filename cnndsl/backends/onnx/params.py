@@ -25,6 +25,10 @@ def expected_params(node: Node) -> dict[str, tuple[int, ...]]:
         kh, kw = a["kernel"]
         shapes = {"weight": (a["channels"], a["in_channels"] // a["groups"], kh, kw)}
         return {**shapes, "bias": (a["channels"],)} if a["bias"] else shapes
+    if node.op == "deconv":  # PyTorch's ConvTranspose2d layout: in x out/groups x kh x kw
+        kh, kw = a["kernel"]
+        shapes = {"weight": (a["in_channels"], a["channels"] // a["groups"], kh, kw)}
+        return {**shapes, "bias": (a["channels"],)} if a["bias"] else shapes
     if node.op == "fc":
         shapes = {"weight": (a["features"], a["in_features"])}
         return {**shapes, "bias": (a["features"],)} if a["bias"] else shapes

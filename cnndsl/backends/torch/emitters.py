@@ -26,6 +26,7 @@ class EmitContext:
 # Names of positional constructor arguments, for generic parameter names.
 POSITIONAL = {
     "nn.Conv2d": ("in_channels", "out_channels"),
+    "nn.ConvTranspose2d": ("in_channels", "out_channels"),
     "nn.Linear": ("in_features", "out_features"),
     "nn.BatchNorm1d": ("num_features",),
     "nn.BatchNorm2d": ("num_features",),
@@ -76,6 +77,20 @@ def _conv(node: Node, ctx: EmitContext) -> Emission:
     if not a["bias"]:
         args.append(("bias", False))
     return Emission("nn.Conv2d", tuple(args), call)
+
+
+def _deconv(node: Node, ctx: EmitContext) -> Emission:
+    a = node.attrs
+    args = [(None, a["in_channels"]), (None, a["channels"]),
+            ("kernel_size", _pair(a["kernel"])), ("stride", _pair(a["stride"])),
+            ("padding", _pair(a["pad"]))]
+    if a["output_pad"] != (0, 0):
+        args.append(("output_padding", _pair(a["output_pad"])))
+    if a["groups"] != 1:
+        args.append(("groups", a["groups"]))
+    if not a["bias"]:
+        args.append(("bias", False))
+    return Emission("nn.ConvTranspose2d", tuple(args), "{self}({0})")
 
 
 def _pool_size(n: int, k: int, s: int, p: int, ceil: bool) -> int:
@@ -156,7 +171,7 @@ def _lrn(node: Node, ctx: EmitContext) -> Emission:
 
 # ReLU may overwrite its input when nothing else reads it and the producer's
 # backward does not need its own output (as torchvision's nn.ReLU(inplace=True)).
-_INPLACE_SAFE_AFTER = {"conv", "bn", "add", "concat", "fc"}
+_INPLACE_SAFE_AFTER = {"conv", "deconv", "bn", "add", "concat", "fc"}
 
 
 def _relu(node: Node, ctx: EmitContext) -> Emission:
@@ -195,6 +210,7 @@ def _inline(template):
 
 EMITTERS: dict[str, Callable[[Node, EmitContext], Emission]] = {
     "conv": _conv,
+    "deconv": _deconv,
     "maxpool": _pool("maxpool"),
     "avgpool": _pool("avgpool"),
     "adaptive_avgpool": _adaptive("AdaptiveAvgPool2d"),
