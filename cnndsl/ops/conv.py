@@ -110,12 +110,6 @@ def _deconv_infer(a, inputs):
     return {**a, "in_channels": c}, (a["channels"], *out)
 
 
-def _deconv_params(a, inputs, out) -> int:
-    kh, kw = a["kernel"]
-    return a["in_channels"] * (a["channels"] // a["groups"]) * kh * kw + (
-        a["channels"] if a["bias"] else 0)
-
-
 def _deconv_macs(a, inputs, out) -> int:
     """fvcore's convention: every input pixel is multiplied into a k x k output patch."""
     kh, kw = a["kernel"]
@@ -138,7 +132,8 @@ register(OpDef(
           Arg("output_pad", A.non_negative_pair, 0, doc="added at the bottom/right (< stride)"),
           Arg("groups", A.positive_int, 1),
           Arg("bias", A.boolean, True)),
-    infer=_deconv_infer, params=_deconv_params, macs=_deconv_macs, window=_deconv_window,
+    # the same weights as conv: C_in * C_out / groups * kh * kw, plus the bias
+    infer=_deconv_infer, params=_params, macs=_deconv_macs, window=_deconv_window,
     label=_deconv_label, aliases=("conv_transpose", "convtranspose", "upconv"),
     doc="Transposed convolution (up-convolution); input channels are inferred.",
 ))
