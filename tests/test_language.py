@@ -248,3 +248,14 @@ def test_deconv_is_pytorchs_transposed_convolution():
     assert up.cost.macs == 1024 * 512 * 4 * 28 * 28
     n = net("deconv(8, 3, stride=2, pad=1, output_pad=1)", input="16x7x7")
     assert n.output_shape == (8, 14, 14)  # (7 - 1) * 2 - 2 + 3 + 1
+
+
+def test_crop_takes_the_centre_as_the_unet_paper_does():
+    """Ronneberger et al. 2015, fig. 1: the 64x568x568 encoder map is cropped to
+    392x392 before it is concatenated with the up-convolved 64x392x392 map."""
+    n = net("conv(64, 3); relu -> skip\n  maxpool(2); conv(64, 3)\n"
+            "  deconv(64, 2, stride=2)\n  concat { path from skip { crop(136) }; identity }",
+            input="1x142x142")  # 140x140 skip; 140 -> 70 -> 68 -> 136 on the way up
+    crop = next(node for node in n.graph.nodes if node.op == "crop")
+    assert crop.shape == (64, 136, 136) and (crop.attrs["top"], crop.attrs["left"]) == (2, 2)
+    assert n.output_shape == (128, 136, 136)

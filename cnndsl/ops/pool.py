@@ -114,6 +114,25 @@ for _kind, _extra in (("avgpool", True), ("maxpool", False)):
     ))
 
 
+def _crop_infer(a, inputs):
+    c, h, w = feature_map("crop", inputs[0])
+    ch, cw = a["size"]
+    if ch > h or cw > w:
+        raise ShapeError(f"crop to {ch}x{cw} needs a map at least that large, got {h}x{w}",
+                         "crop the larger tensor to the size of the smaller one")
+    # the centre; an odd margin leaves its extra row/column at the bottom/right
+    return {**a, "top": (h - ch) // 2, "left": (w - cw) // 2}, (c, ch, cw)
+
+
+register(OpDef(
+    name="crop",
+    args=(Arg("size", A.positive_pair, doc="HxW to keep, taken from the centre"),),
+    infer=_crop_infer,
+    label=lambda a: f"crop {format_shape(a['size'])}",
+    doc="Centre crop (U-Net's copy-and-crop of the encoder map before concatenation).",
+))
+
+
 def _upsample_infer(a, inputs):
     c, h, w = feature_map("upsample", inputs[0])
     if a["mode"] not in ("nearest", "bilinear"):

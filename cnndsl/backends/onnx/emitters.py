@@ -293,6 +293,15 @@ def _add(ctx: Emission, node: Node) -> None:
     ctx.op("Add" if len(inputs) == 2 else "Sum", inputs, node)
 
 
+@emitter("crop")
+def _crop(ctx: Emission, node: Node) -> None:
+    a = node.attrs
+    (h, w), top, left = a["size"], a["top"], a["left"]
+    ctx.op("Slice", [ctx.input(node), ctx.constant([top, left], np.int64),
+                     ctx.constant([top + h, left + w], np.int64),
+                     ctx.constant([2, 3], np.int64)], node)
+
+
 @emitter("mul")
 def _mul(ctx: Emission, node: Node) -> None:
     """Mul broadcasts (numpy rules), so an N x C x 1 x 1 gate scales N x C x H x W."""

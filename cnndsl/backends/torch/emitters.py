@@ -202,6 +202,11 @@ def _fc(node: Node, ctx: EmitContext) -> Emission:
     return Emission("nn.Linear", tuple(args))
 
 
+def _crop_slice(a) -> str:
+    (h, w), top, left = a["size"], a["top"], a["left"]
+    return f"{{0}}[:, :, {top}:{top + h}, {left}:{left + w}]"
+
+
 def _inline(template):
     def emit(node: Node, ctx: EmitContext) -> Emission:
         return Emission(None, (), template(len(node.inputs)))
@@ -226,6 +231,7 @@ EMITTERS: dict[str, Callable[[Node, EmitContext], Emission]] = {
     "softmax": lambda node, ctx: Emission("nn.Softmax", (("dim", 1),)),
     "dropout": _simple("nn.Dropout", ("p", "p")),
     "flatten": _inline(lambda n: "torch.flatten({0}, 1)"),
+    "crop": lambda node, ctx: Emission(None, (), _crop_slice(node.attrs)),
     "fc": _fc,
     "add": _inline(lambda n: " + ".join(f"{{{i}}}" for i in range(n))),
     "mul": _inline(lambda n: " * ".join(f"{{{i}}}" for i in range(n))),  # broadcasts a gate
