@@ -98,9 +98,12 @@ def _concat_infer(a, inputs):
         return dict(a), (sum(s[0] for s in inputs),)
     if ranks != {3} or len({s[1:] for s in inputs}) != 1:
         shapes = ", ".join(format_shape(s) for s in inputs)
-        raise ShapeError(f"concat needs branches of the same spatial size, got {shapes}",
-                         "give each branch the same strides and padding (e.g. pad=1 for 3x3, "
-                         "pad=2 for 5x5, maxpool(3, stride=1, pad=1))")
+        hint = ("give each branch the same strides and padding (e.g. pad=1 for 3x3, "
+                "pad=2 for 5x5, maxpool(3, stride=1, pad=1))")
+        if ranks == {3}:
+            smallest = min((s[1:] for s in inputs), key=prod)
+            hint += f", or crop the larger maps to the smallest: `crop({format_shape(smallest)})`"
+        raise ShapeError(f"concat needs branches of the same spatial size, got {shapes}", hint)
     return dict(a), (sum(s[0] for s in inputs), *inputs[0][1:])
 
 
