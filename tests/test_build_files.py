@@ -159,3 +159,21 @@ def test_checkpoint_builds_the_network_it_was_trained_as(capsys, tmp_path, targe
                  "--weights", str(tmp_path / "best.pt")])
     err = capsys.readouterr().err  # what the user says wins: fc1 sees 50x7x7, not 50x8x8
     assert code == 1 and "fc1.weight" in err and "3200" in err
+
+
+def test_checkpoint_of_a_spec_without_an_input_line(capsys, tmp_path):
+    """The input came from `train --input`; build takes it from the checkpoint, and
+    the spec's warnings are printed once."""
+    spec = tmp_path / "tr.cnn"
+    spec.write_text("network tr(classes = 4, unused = 1) {\n  conv(8, 3, pad=1); relu\n"
+                    "  avgpool(global); flatten; fc(classes)\n}\n")
+    trained = cnndsl.load(spec, input="3x8x8", params={"classes": 10})
+    torch.save({"format": "cnndsl-checkpoint/1", "input": [3, 8, 8],
+                "params": dict(trained.graph.params), "model": trained.to_torch().state_dict()},
+               tmp_path / "best.pt")
+    code = main(["build", str(spec), "--target", "onnx", "-o", str(tmp_path / "m.onnx"),
+                 "--weights", str(tmp_path / "best.pt")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "as the checkpoint was trained: input 3x8x8, classes=10" in err
+    assert err.count("never uses its parameter 'unused'") == 1

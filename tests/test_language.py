@@ -212,6 +212,8 @@ block se(c, r = 16) {
     gate = n.graph.output_node
     assert gate.op == "mul" and [n.graph.nodes[i].shape for i in gate.inputs] == [
         (64, 32, 32), (64, 1, 1)]
+    field = n.analysis.layers[-1].receptive_field  # the gate sees everything ...
+    assert field.jump == (1, 1) and field.size[0] >= 32  # ... but the map keeps stride 1
     swish = net("conv(8, 3, pad=1); mul { identity; sigmoid }")  # x * sigmoid(x)
     assert swish.output_shape == (8, 32, 32)
 
@@ -259,3 +261,24 @@ def test_crop_takes_the_centre_as_the_unet_paper_does():
     crop = next(node for node in n.graph.nodes if node.op == "crop")
     assert crop.shape == (64, 136, 136) and (crop.attrs["top"], crop.attrs["left"]) == (2, 2)
     assert n.output_shape == (128, 136, 136)
+
+
+def test_names_may_start_with_a_keyword():
+    blocks = "block b(c, mult = 2) { conv(c * mult, 1) -> mul_out; mul_out }"
+    n = net("let multiplier = 2\n  let addend = 1\n  let concatenated = 3\n"
+            "  conv(multiplier + addend + concatenated, 1)\n  b(4)\n  mul { identity; sigmoid }",
+            blocks=blocks)
+    assert [node.attrs["channels"] for node in n.graph.nodes if node.op == "conv"] == [6, 8]
+
+
+def test_a_name_read_only_on_some_calls_is_not_unused():
+    blocks = """
+block pre(c, stride = 1) {
+  identity -> x
+  bn; relu
+  add {
+    conv(c, 3, stride=stride, pad=1)
+    path if stride != 1 or in.channels != c { conv(c, 1, stride=stride) } else x
+  }
+}"""
+    assert net("pre(8, stride=2)", blocks=blocks, input="4x8x8").warnings == []

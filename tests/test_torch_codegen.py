@@ -44,12 +44,18 @@ FORMATTED = ([f"specs/{p.stem}.cnn" for p in sorted(SPECS.glob("*.cnn"))]
              + [f"tests/specs/{p.stem}.cnn" for p in sorted(TEST_SPECS.glob("torch_*.cnn"))])
 
 
-@pytest.mark.parametrize("relpath", FORMATTED + ["wide", "long path"])
+WIDER = ("network wider {\n  input 3x8x8\n  concat { "
+         + "; ".join("path { conv(2, 1) }" for _ in range(40)) + " }\n}")
+
+
+@pytest.mark.parametrize("relpath", FORMATTED + ["wide", "wider", "long path"])
 def test_source_is_formatted_as_black_formats_it(relpath):
     """Generated files are what `black -l 99` would make of them: lines <= 99
     (long calls, concats and sums wrapped), black's quotes and blank lines."""
     black = pytest.importorskip("black")
-    if relpath in ("wide", "long path"):
+    if relpath == "wider":  # one argument a line, inside a list inside the call
+        net = cnndsl.loads(WIDER, path="wider.cnn")
+    elif relpath in ("wide", "long path"):
         path = "wide.cnn" if relpath == "wide" else "/home/" + "a_long_folder_name/" * 9 + "n.cnn"
         net = cnndsl.loads(WIDE, path=path)
     else:

@@ -393,3 +393,17 @@ def test_gpu_synthetic(tmp_path, capsys):
     code, out, err = train(capsys, SPECS / "train_tiny_rgb.cnn", "--data", "synthetic:2048",
                            "--epochs", "1", "--out", tmp_path, "--device", "cuda", "--no-compile")
     assert code == 0, err
+
+
+def test_a_run_removes_only_its_own_temporaries(capsys, tmp_path):
+    """A killed run leaves `.last.pt.XXXX.tmp`; the next one clears that, and
+    nothing else a user keeps in the folder."""
+    out = tmp_path / "shared"
+    out.mkdir()
+    mine = [".last.pt.abc123.tmp", ".metrics.csv.tmp", ".curves.png.tmp.png"]
+    theirs = [".draft.tmp.md", ".notes.tmp", "keep.txt", ".last.pt.bak"]
+    for name in mine + theirs:
+        (out / name).write_text("x")
+    from cnndsl.train import rundir
+    rundir.prepare(out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(theirs)

@@ -56,7 +56,9 @@ def receptive_fields(graph: Graph) -> list[ReceptiveField]:
         else:
             ins = [exact[i] for i in node.inputs]
             size = tuple(max(f[0][axis] for f in ins) for axis in (0, 1))
-            jump = tuple(max(f[1][axis] for f in ins) for axis in (0, 1))
+            # a Cx1x1 gate (mul) sees everything, but the map keeps its own spacing
+            full = [exact[i] for i in node.inputs if nodes[i].shape[1:] == node.shape[1:]]
+            jump = tuple(max(f[1][axis] for f in full or ins) for axis in (0, 1))
         window = OPS[node.op].window(node.attrs, [nodes[i].shape for i in node.inputs])
         if window is not None:
             size = tuple(r + (k - 1) * j for r, k, j in zip(size, window.kernel, jump))

@@ -28,9 +28,8 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    net = load_spec(args)
-    if args.weights:
-        net = _as_trained(net, args)
+    net = _as_trained(args) if args.weights else None
+    net = net or load_spec(args)
     refuse_to_overwrite(args.output, net, weights=args.weights)
     if args.target == "torch" and (args.opset is not None or not args.fold_bn):
         print("cnndsl build: note: --opset and --no-fold-bn apply to --target onnx; ignored",
@@ -53,22 +52,27 @@ def run(args) -> int:
     return 0
 
 
-def _as_trained(net, args):
-    """The network as `cnndsl train` built it for the checkpoint in --weights:
-    training may have set `classes` from the data, and --input/--set given then
-    are stored in the checkpoint.  What the user gives now still wins."""
+def _as_trained(args):
+    """The network as `cnndsl train` built it for the checkpoint in --weights (None
+    for other weights files): training may have set `classes` from the data, and
+    --input/--set given then are stored in the checkpoint.  What the user gives
+    now still wins; a note says what differs from the spec's own defaults."""
+    from cnndsl.network import load
     from cnndsl.state_dicts import training_setup
     setup = training_setup(args.weights)
     if setup is None:
-        return net
+        return None
     shape, params = setup
-    changed = {k: v for k, v in params.items()
-               if dict(net.graph.params).get(k) != v and k not in parse_overrides(args.set)}
-    if (shape == net.input_shape or args.input) and not changed:
-        return net
-    trained = load_spec(args, input="x".join(map(str, shape)), params=changed)
-    told = [f"input {'x'.join(map(str, shape))}"] * (not args.input and shape != net.input_shape)
-    told += [f"{k}={v}" for k, v in changed.items()]
-    print(f"cnndsl build: note: building {net.name} as the checkpoint was trained: "
-          f"{', '.join(told)}", file=sys.stderr)
+    trained = load_spec(args, input="x".join(map(str, shape)), params=params)
+    try:  # the spec's own defaults, only to say what the checkpoint changes
+        plain = load(args.spec)
+        defaults, default_shape = dict(plain.graph.params), plain.input_shape
+    except SpecError:  # e.g. a spec without an input line of its own
+        defaults, default_shape = {}, None
+    told = [f"input {'x'.join(map(str, shape))}"] * (not args.input and shape != default_shape)
+    told += [f"{k}={v}" for k, v in params.items()
+             if defaults.get(k) != v and k not in parse_overrides(args.set)]
+    if told:
+        print(f"cnndsl build: note: building {trained.name} as the checkpoint was trained: "
+              f"{', '.join(told)}", file=sys.stderr)
     return trained

@@ -12,7 +12,7 @@ from cnndsl.elaborate.arguments import bind_block_args, bind_op_args
 from cnndsl.elaborate.builder import MAX_STEPS, GraphBuilder
 from cnndsl.elaborate.expressions import Evaluator, shape_value, unknown_name
 from cnndsl.elaborate.program import Program
-from cnndsl.elaborate.usage import binding_sites, unused_parameters
+from cnndsl.elaborate.usage import binding_sites, unused_named_values, unused_parameters
 from cnndsl.errors import Diagnostic, Span, SpecError
 from cnndsl.ir.graph import Graph, Node, ScopeFrame, Shape, format_shape
 from cnndsl.ops import OPS, lookup
@@ -28,11 +28,9 @@ class Context:
     tensors: dict[str, int]
     scope: tuple[ScopeFrame, ...] = ()
     calls: tuple[ast.BlockDef, ...] = field(default=())
-    sites: dict[str, Span] = field(default_factory=dict)  # named value -> its binding
 
     def child(self) -> "Context":
-        return Context(dict(self.names), dict(self.tensors), self.scope, self.calls,
-                       dict(self.sites))
+        return Context(dict(self.names), dict(self.tensors), self.scope, self.calls)
 
 
 class Elaborator:
@@ -40,8 +38,6 @@ class Elaborator:
         self.program = program
         self.builder = GraphBuilder()
         self.called: dict[str, ast.BlockDef] = {}  # blocks the network uses
-        self.bound: dict[Span, str] = {}  # every binding of a named value ...
-        self.read: set[Span] = set()  # ... and those something reads
 
     # ---- entry ----
     def network(self, net: ast.NetworkDef, input_shape: Shape | None,
@@ -122,12 +118,6 @@ class Elaborator:
             raise SpecError(f"cannot name a tensor {st.bind!r}: that is a layer or block",
                             st.span, "pick another name")
         ctx.tensors[st.bind] = result
-        ctx.sites[st.bind] = st.span
-        self.bound.setdefault(st.span, st.bind)
-
-    def _tensor(self, name: str, ctx: Context) -> int:
-        self.read.add(ctx.sites[name])
-        return ctx.tensors[name]
 
     def _InputDecl(self, decl: ast.InputDecl, current: int, ctx: Context) -> int:
         raise SpecError("`input` may only appear as the first line of a network", decl.span)
@@ -197,7 +187,7 @@ class Elaborator:
             if branch.source not in ctx.tensors:
                 raise self._unseen(branch.source, ctx, branch.span) or unknown_name(
                     branch.source, "tensor", ctx.tensors, branch.span)
-            start = self._tensor(branch.source, ctx)
+            start = ctx.tensors[branch.source]
         if branch.condition is not None and not self._evaluator(start, ctx).condition(
                 branch.condition):
             if branch.otherwise is None:
@@ -208,7 +198,7 @@ class Elaborator:
     def _Call(self, call: ast.Call, current: int, ctx: Context) -> int:
         name = call.name
         if not call.has_parens and name in ctx.tensors:
-            return self._tensor(name, ctx)
+            return ctx.tensors[name]
         if name == "identity":
             if call.args or call.keywords:
                 raise SpecError("identity takes no arguments", call.span)
@@ -270,12 +260,8 @@ def elaborate(program: Program, input_shape: Shape | None = None,
     graph = elaborator.network(net, input_shape, overrides or {})
     graph, dead = prune_dead(graph)
     unused = [w for definition in (net, *elaborator.called.values())
-              for w in unused_parameters(definition)]
-    unread = [Diagnostic("warning", f"named value {name!r} is never used", span,
-                         "read it by name (e.g. `concat { identity; " + name + " }`), "
-                         "or remove `-> " + name + "`")
-              for span, name in elaborator.bound.items() if span not in elaborator.read]
-    return graph, [*elaborator.builder.warnings, *dead, *unused, *unread]
+              for check in (unused_parameters, unused_named_values) for w in check(definition)]
+    return graph, [*elaborator.builder.warnings, *dead, *unused]
 
 
 def _pick_network(program: Program, name: str | None) -> ast.NetworkDef:

@@ -40,6 +40,21 @@ def unused_parameters(definition: ast.BlockDef | ast.NetworkDef) -> list[Diagnos
             for p in definition.params if p.name not in used]
 
 
+def unused_named_values(definition: ast.BlockDef | ast.NetworkDef) -> list[Diagnostic]:
+    """A warning for each `-> NAME` that nothing in the same definition reads, in any
+    branch: a block read only on some calls (an `else x` shortcut) is fine."""
+    read = set()
+    for item in _walk(definition.body):
+        if isinstance(item, ast.Call) and not item.has_parens:
+            read.add(item.name)
+        elif isinstance(item, ast.Path) and item.source:
+            read.add(item.source)
+    return [Diagnostic("warning", f"named value {name!r} is never used", span,
+                       f"read it by name (e.g. `concat {{ identity; {name} }}`), "
+                       f"or remove `-> {name}`")
+            for name, span in binding_sites([definition]).items() if name not in read]
+
+
 def binding_sites(definitions) -> dict[str, Span]:
     """Where each named value (`-> NAME`) is first bound, over the given definitions."""
     sites: dict[str, Span] = {}

@@ -134,6 +134,6 @@ register(OpDef(
           Arg("bias", A.boolean, True)),
     # the same weights as conv: C_in * C_out / groups * kh * kw, plus the bias
     infer=_deconv_infer, params=_params, macs=_deconv_macs, window=_deconv_window,
-    label=_deconv_label, aliases=("conv_transpose", "convtranspose", "upconv"),
+    label=_deconv_label, aliases=("conv_transpose",),
     doc="Transposed convolution (up-convolution); input channels are inferred.",
 ))

@@ -114,8 +114,9 @@ def _mul_infer(a, inputs):
         gate = len(out) == 3 and shape == (out[0], 1, 1)
         if shape != out and not gate:
             shapes = " and ".join(format_shape(s) for s in inputs)
-            raise ShapeError(f"mul needs branches of the same shape, or a {out[0]}x1x1 gate "
-                             f"for a {format_shape(out)} map, got {shapes}",
+            what = (f", or a {out[0]}x1x1 gate for a {format_shape(out)} map," if len(out) == 3
+                    else " (flat vectors of one length),")
+            raise ShapeError(f"mul needs branches of the same shape{what} got {shapes}",
                              "a channel gate is `avgpool(global)` then 1x1 convolutions ending "
                              f"in {out[0] if len(out) == 3 else 'C'} channels and a sigmoid")
     return dict(a), out

@@ -190,8 +190,9 @@ def _intervals(clock, start, marks: list[tuple[int, object]], end) -> dict[int, 
 
 
 def _check_device(name: str, torch) -> None:
-    kind, _, index = name.partition(":")
-    if kind not in ("cpu", "cuda") or (index and not index.isdigit()) or (kind == "cpu" and index):
+    kind, colon, index = name.partition(":")
+    if kind not in ("cpu", "cuda") or (colon and not index.isdigit()) or (
+            kind == "cpu" and index not in ("", "0")):
         raise TimingError(f"unknown device {name!r}; use cpu, cuda or cuda:N")
     if kind == "cuda":
         if not torch.cuda.is_available():

@@ -14,6 +14,8 @@ from pathlib import Path
 from cnndsl.train.errors import TrainError
 
 RUN_FILES = ("last.pt", "best.pt", "metrics.csv")  # what makes a folder hold a run
+# the temporary names this package writes before an atomic rename (and the probe)
+OWN_TEMPORARIES = tuple(f".{name}." for name in (*RUN_FILES, "curves.png", "probe"))
 
 
 def refuse_existing_run(out: Path, resume: bool) -> None:
@@ -44,8 +46,9 @@ def prepare(out: Path) -> bool:
             remove_if_empty(out)
         raise TrainError(f"cannot write to --out {out}: {exc.strerror or exc}",
                          hint="choose a folder you can write to") from None
-    for stale in out.glob(".*.tmp*"):  # left by a run killed while writing
-        stale.unlink(missing_ok=True)
+    for stale in out.iterdir():  # left by a run killed while writing; only ours
+        if stale.name.startswith(OWN_TEMPORARIES) and ".tmp" in stale.name and stale.is_file():
+            stale.unlink(missing_ok=True)
     return created
 
 

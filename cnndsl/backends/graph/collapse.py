@@ -58,6 +58,7 @@ class View:
     clusters: dict[str, ScopeFrame] = field(default_factory=dict)  # name -> frame
     # the first boxes of parallel branches, left to right in the spec's order
     branches: list[tuple[Box, ...]] = field(default_factory=list)
+    _order: dict | None = field(default=None, repr=False)  # first_index's cache
 
     def level(self, path: tuple[str, ...]) -> tuple[list[Box], list[ScopeFrame]]:
         """The boxes directly inside the cluster `path` (a chain of block-call names;
@@ -74,10 +75,14 @@ class View:
 
     def first_index(self, item: "Box | ScopeFrame") -> int:
         """Where a box, or the first box inside a block call's cluster, stands in IR order."""
-        for k, box in enumerate(self.boxes):
-            if box is item or (not isinstance(item, Box) and item in box.clusters):
-                return k
-        return len(self.boxes)
+        if self._order is None:
+            self._order = {}
+            for k, box in enumerate(self.boxes):
+                self._order.setdefault(("box", box.id), k)
+                for frame in box.clusters:
+                    self._order.setdefault(("frame", frame.name), k)
+        key = ("box", item.id) if isinstance(item, Box) else ("frame", item.name)
+        return self._order.get(key, len(self.boxes))
 
     def branches_at(self, path: tuple[str, ...]) -> list[tuple[Box, ...]]:
         """The sets of parallel branch heads that all lie directly inside cluster `path`."""

@@ -111,7 +111,7 @@ def _wrapped(line: str, indent: int) -> list[str]:
     (recursively, for a long list inside the call)."""
     if indent + len(line) <= LINE_LENGTH:
         return [line]
-    if not line.endswith((")", "]")):  # a sum: in parentheses, split before each operator
+    if not line.endswith((")", "]")) and " = " in line:  # a sum: split before each operator
         target, _, expr = line.partition(" = ")
         if indent + 4 + len(expr) <= LINE_LENGTH:
             return [f"{target} = (", "    " + expr, ")"]
@@ -124,7 +124,9 @@ def _wrapped(line: str, indent: int) -> list[str]:
         return [head, "    " + body, close]
     lines = [head]
     for item in _top_level_items(body):
-        lines += ["    " + part for part in _wrapped(item + ",", indent + 4)]
+        parts = _wrapped(item, indent + 4)
+        parts[-1] += ","  # black's magic trailing comma, after the item, not inside it
+        lines += ["    " + part for part in parts]
     return lines + [close]
 
 
