@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from cnndsl.analysis import Analysis, analyse
-from cnndsl.elaborate.elaborator import elaborate
+from cnndsl.elaborate.elaborator import elaborate, knobs
 from cnndsl.elaborate.program import load_program, read_spec
 from cnndsl.errors import Diagnostic, Span, SpecError
 from cnndsl.ir.graph import Graph, Shape
@@ -93,3 +93,14 @@ def load(path: str | Path, input: str | Shape | None = None,
          params: dict[str, object] | None = None) -> Network:
     """Load, elaborate and check the spec at `path`; `input` overrides its input size."""
     return loads(read_spec(path), str(path), input=input, params=params)
+
+
+def parameters(path: str | Path) -> dict:
+    """The knobs of the spec at `path`: {"network", "params": [{"name", "default",
+    "choices"}]}, where choices is None when the spec does not list the values."""
+    program = load_program(read_spec(path), str(path))
+    name, found = knobs(program)
+    return {"network": name, "path": str(path),
+            "params": [{"name": k.name, "default": k.default,
+                        "choices": None if k.choices is None else list(k.choices)}
+                       for k in found]}

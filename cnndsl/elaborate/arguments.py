@@ -2,52 +2,46 @@
 
 from __future__ import annotations
 
-import difflib
+from dataclasses import dataclass
+from typing import Callable
 
+from cnndsl.elaborate.defaults import Settings
 from cnndsl.elaborate.expressions import Evaluator
-from cnndsl.errors import SpecError
+from cnndsl.elaborate.matching import check_choice, match_arguments
+from cnndsl.elaborate.usage import referenced_names
+from cnndsl.elaborate.values import describe
+from cnndsl.errors import Span, SpecError
 from cnndsl.ir.graph import Shape
-from cnndsl.ops.registry import REQUIRED, OpDef, SameAs
+from cnndsl.ops.registry import REQUIRED, NamedTensor, OpDef, SameAs
 from cnndsl.syntax import ast
 
 
-def _match(callee: str, names: list[str], call: ast.Call) -> dict[str, object]:
-    """Map parameter name -> argument expression, checking counts and keywords."""
-    if call.keywords and call.args:
-        first_keyword = min((kw.span.line, kw.span.column) for kw in call.keywords)
-        late = [a for a in call.args if (a.span.line, a.span.column) > first_keyword]
-        if late:
-            raise SpecError("a positional argument follows a keyword argument", late[0].span,
-                            "write positional arguments first, e.g. `conv(64, 3, stride=2)`")
-    if len(call.args) > len(names):
-        listed = ", ".join(names) if names else "none"
-        raise SpecError(f"{callee} takes {len(names)} positional argument"
-                        f"{'s' * (len(names) != 1)} ({listed}), got {len(call.args)}",
-                        call.args[len(names)].span)
-    bound: dict[str, object] = dict(zip(names, call.args))
-    for kw in call.keywords:
-        if kw.name not in names:
-            close = difflib.get_close_matches(kw.name, names, n=2, cutoff=0.5)
-            hint = (f"did you mean {' or '.join(repr(c) for c in close)}?" if close
-                    else f"{callee} takes: {', '.join(names) or 'no arguments'}")
-            raise SpecError(f"{callee} has no argument {kw.name!r}", kw.span, hint)
-        if kw.name in bound:
-            raise SpecError(f"argument {kw.name!r} of {callee} is given twice", kw.span)
-        bound[kw.name] = kw.value
-    return bound
+@dataclass(frozen=True)
+class CallSite:
+    """What binding a layer's arguments needs from where the layer is written."""
+
+    evaluate: Evaluator
+    defaults: Settings  # `defaults { ... }` in force here
+    tensor: Callable[[ast.NameRef], NamedTensor]  # a named value (`crop(like=skip)`)
+    origins: dict[str, Span]  # where each `let` here was computed, for error notes
 
 
-def bind_op_args(op: OpDef, call: ast.Call, evaluate: Evaluator) -> dict:
-    bound = _match(op.name, [a.name for a in op.args], call)
+def bind_op_args(op: OpDef, call: ast.Call, site: CallSite) -> dict:
+    bound = match_arguments(op.name, [a.name for a in op.args], call)
     attrs: dict[str, object] = {}
+    scoped = site.defaults.get(op.name, {})
     for arg in op.args:
         if arg.name in bound:
             expr = bound[arg.name]
-            value = evaluate(expr)
+            value = _tensor_argument(op, arg.name, expr, site) if arg.tensor \
+                else site.evaluate(expr)
             try:
                 attrs[arg.name] = arg.convert(value)
             except ValueError as exc:
-                raise SpecError(f"{op.name} {arg.name}: {exc}", expr.span) from None
+                raise SpecError(f"{op.name} {arg.name}: {exc}", expr.span,
+                                notes=_origin_notes(expr, site)) from None
+        elif arg.name in scoped:
+            attrs[arg.name] = scoped[arg.name].use()
         elif arg.default is REQUIRED:
             required = [a.name for a in op.args if a.default is REQUIRED]
             raise SpecError(f"{op.name} needs its {arg.name} ({arg.doc})" if arg.doc
@@ -63,10 +57,24 @@ def bind_op_args(op: OpDef, call: ast.Call, evaluate: Evaluator) -> dict:
     return attrs
 
 
+def _tensor_argument(op: OpDef, name: str, expr, site: CallSite) -> NamedTensor:
+    if not isinstance(expr, ast.NameRef):
+        raise SpecError(f"{op.name} {name}= names a tensor, e.g. `{name}=skip`", expr.span,
+                        "name the tensor with `-> NAME` after the layer that makes it")
+    return site.tensor(expr)
+
+
+def _origin_notes(expr, site: CallSite) -> tuple[tuple[Span, str], ...]:
+    """Notes pointing at the `let`s that computed the names in a rejected argument."""
+    names = sorted(referenced_names(expr) & site.origins.keys())
+    return tuple((site.origins[n], f"{n} = {describe(site.evaluate.names[n])} is computed here")
+                 for n in names if n in site.evaluate.names)
+
+
 def bind_block_args(block: ast.BlockDef, call: ast.Call, evaluate: Evaluator,
                     shape: Shape) -> dict[str, object]:
     names = [p.name for p in block.params]
-    bound = _match(f"block {block.name}", names, call)
+    bound = match_arguments(f"block {block.name}", names, call)
     values: dict[str, object] = {name: evaluate(expr) for name, expr in bound.items()}
     result: dict[str, object] = {}
     for param in block.params:
@@ -74,9 +82,11 @@ def bind_block_args(block: ast.BlockDef, call: ast.Call, evaluate: Evaluator,
             result[param.name] = values[param.name]
         elif param.default is not None:
             # defaults see earlier parameters and the block's input (`in.channels`)
-            result[param.name] = Evaluator(dict(result), shape)(param.default)
+            result[param.name] = evaluate.fork(dict(result), shape)(param.default)
         else:
             raise SpecError(f"block {block.name} needs argument {param.name!r}", call.span,
                             f"call it as {block.name}({', '.join(names)})",
                             notes=((block.span, f"{block.name} is defined here"),))
+        check_choice(param, result[param.name], evaluate.fork(dict(result), shape),
+                     bound[param.name].span if param.name in bound else call.span)
     return result

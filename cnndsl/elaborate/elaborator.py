@@ -8,52 +8,66 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from cnndsl.elaborate.arguments import bind_block_args, bind_op_args
+from cnndsl.elaborate.arguments import CallSite, bind_block_args, bind_op_args
 from cnndsl.elaborate.builder import MAX_STEPS, GraphBuilder
+from cnndsl.elaborate.defaults import Setting, Settings, read_defaults, unused_defaults
 from cnndsl.elaborate.expressions import Evaluator, shape_value, unknown_name
+from cnndsl.elaborate.parameters import (Knob, bind_network_params, network_knobs,
+                                         program_environment)
 from cnndsl.elaborate.program import Program
 from cnndsl.elaborate.usage import binding_sites, unused_named_values, unused_parameters
+from cnndsl.elaborate.values import Table, items_of, unpack
 from cnndsl.errors import Diagnostic, Span, SpecError
 from cnndsl.ir.graph import Graph, Node, ScopeFrame, Shape, format_shape
 from cnndsl.ops import OPS, lookup
 from cnndsl.ops.args import show
+from cnndsl.ops.registry import NamedTensor
 from cnndsl.syntax import ast
 
 
 @dataclass
 class Context:
-    """What a statement can see: parameters and lets, named tensors, its block scope."""
+    """What a statement can see: parameters and lets (with where each let was
+    computed), named tensors, the layer defaults in force, its block scope."""
 
     names: dict[str, object]
     tensors: dict[str, int]
     scope: tuple[ScopeFrame, ...] = ()
     calls: tuple[ast.BlockDef, ...] = field(default=())
+    defaults: Settings = field(default_factory=dict)
+    origins: dict[str, Span] = field(default_factory=dict)
 
     def child(self) -> "Context":
-        return Context(dict(self.names), dict(self.tensors), self.scope, self.calls)
+        return Context(dict(self.names), dict(self.tensors), self.scope, self.calls,
+                       self.defaults, dict(self.origins))
 
 
 class Elaborator:
     def __init__(self, program: Program):
         self.program = program
+        self.env = program_environment(program)
         self.builder = GraphBuilder()
         self.called: dict[str, ast.BlockDef] = {}  # blocks the network uses
+        self.settings: list[Setting] = []  # every `defaults` argument, for unused ones
 
     # ---- entry ----
     def network(self, net: ast.NetworkDef, input_shape: Shape | None,
                 overrides: dict[str, object]) -> Graph:
-        names = self._network_params(net, overrides)
-        statements = net.body.statements
+        names = bind_network_params(net, overrides, self.env)
+        ctx = Context(names, {})
+        statements = list(net.body.statements)
+        while statements and isinstance(statements[0].action, ast.Let):  # `input (3, s, s)`
+            self._Let(statements.pop(0).action, None, ctx)
         declared, input_bind = None, None
         if statements and isinstance(statements[0].action, ast.InputDecl):
-            decl, input_bind = statements[0].action, statements[0]
-            declared = shape_value(Evaluator(names, None)(decl.shape), decl.shape.span)
-            statements = statements[1:]
+            decl, input_bind = statements[0].action, statements.pop(0)
+            declared = shape_value(Evaluator(ctx.names, None, self.env)(decl.shape),
+                                   decl.shape.span)
         shape = input_shape or declared
         late = [st for st in statements if isinstance(st.action, ast.InputDecl)]
         if late:
             raise SpecError("`input` must be the first line of a network", late[0].span,
-                            "move it above the first layer")
+                            "move it above the first layer (only `let`s may come before it)")
         if shape is None:
             raise SpecError(f"network {net.name!r} declares no input size", net.span,
                             "add e.g. `input 3x224x224` as its first line, or pass --input")
@@ -61,13 +75,15 @@ class Elaborator:
                            input_bind.span if input_bind else net.span)
         current = self.builder.add(OPS["input"], {"shape": shape}, [], net.span, (),
                                    name="input")
-        ctx = Context(names, {})
         if input_bind is not None and input_bind.bind:
             self._bind(input_bind, current, ctx)
         for statement in statements:
             current = self.statement(statement, current, ctx)
         return Graph(name=net.name, nodes=self.builder.nodes, output=current,
                      params=tuple(names.items()), path=self.program.path)
+
+    def warnings(self) -> list[Diagnostic]:
+        return [*self.builder.warnings, *unused_defaults(self.settings)]
 
     def _check_layout(self, shape: Shape, span: Span | None) -> None:
         """Sizes are CxHxW; 224x224x3 is almost surely an image written channels last."""
@@ -77,22 +93,6 @@ class Elaborator:
                 "warning", f"the input {format_shape(shape)} has {shape[0]} channels of "
                 f"{shape[1]}x{shape[2]} pixels", span,
                 f"sizes are channels x height x width: did you mean {flipped}?"))
-
-    def _network_params(self, net: ast.NetworkDef, overrides: dict[str, object]) -> dict:
-        names: dict[str, object] = {}
-        declared = {p.name for p in net.params}
-        for key in overrides:
-            if key not in declared:
-                raise unknown_name(key, f"parameter of network {net.name!r}", declared, net.span)
-        for param in net.params:
-            if param.name in overrides:
-                names[param.name] = overrides[param.name]
-            elif param.default is not None:
-                names[param.name] = Evaluator(names, None)(param.default)
-            else:
-                raise SpecError(f"network parameter {param.name!r} has no default", param.span,
-                                "give it a default, e.g. `classes = 1000`")
-        return names
 
     # ---- statements ----
     def body(self, body: ast.Body, current: int, ctx: Context) -> int:
@@ -122,8 +122,17 @@ class Elaborator:
     def _InputDecl(self, decl: ast.InputDecl, current: int, ctx: Context) -> int:
         raise SpecError("`input` may only appear as the first line of a network", decl.span)
 
-    def _Let(self, let: ast.Let, current: int, ctx: Context) -> int:
-        ctx.names[let.name] = self._eval(let.value, current, ctx)
+    def _Let(self, let: ast.Let, current: int | None, ctx: Context) -> int | None:
+        evaluate = Evaluator(ctx.names, None, self.env) if current is None \
+            else self._evaluator(current, ctx)
+        values = unpack(let.names, evaluate(let.value), let.span)
+        ctx.names.update(values)
+        ctx.origins.update(dict.fromkeys(values, let.span))
+        return current
+
+    def _Defaults(self, stmt: ast.Defaults, current: int, ctx: Context) -> int:
+        ctx.defaults = read_defaults(stmt, self._evaluator(current, ctx), ctx.defaults,
+                                     self.program.blocks, self.settings)
         return current
 
     def _If(self, stmt: ast.If, current: int, ctx: Context) -> int:
@@ -150,23 +159,15 @@ class Elaborator:
 
     def _For(self, loop: ast.For, current: int, ctx: Context) -> int:
         items = self._eval(loop.items, current, ctx)
-        if not isinstance(items, tuple) or not items:
+        if not isinstance(items, (tuple, Table)) or not items:
             raise SpecError(f"for needs a tuple of values to go through, got {show(items)}",
                             loop.items.span, "e.g. `for c in (64, 128, 256) { ... }`; "
                             "to repeat a body n times, use `repeat n`")
-        for item in items:
+        for item in items_of(items, loop.items.span, "for"):
             inner = ctx.child()
-            inner.names.update(self._unpack(loop, item))
+            inner.names.update(unpack(loop.names, item, loop.items.span))
             current = self.body(loop.body, current, inner)
         return current
-
-    def _unpack(self, loop: ast.For, item) -> dict[str, object]:
-        if len(loop.names) == 1:
-            return {loop.names[0]: item}
-        if not isinstance(item, tuple) or len(item) != len(loop.names):
-            raise SpecError(f"for {', '.join(loop.names)} needs items of {len(loop.names)} "
-                            f"values each, got {show(item)}", loop.items.span)
-        return dict(zip(loop.names, item))
 
     def _Merge(self, merge: ast.Merge, current: int, ctx: Context) -> int:
         outputs = [out for branch in merge.branches
@@ -205,7 +206,9 @@ class Elaborator:
             return current
         op = lookup(name)
         if op is not None and op.arity == 1:
-            attrs = bind_op_args(op, call, self._evaluator(current, ctx))
+            site = CallSite(self._evaluator(current, ctx), ctx.defaults,
+                            lambda ref: self._named_tensor(ref, ctx), ctx.origins)
+            attrs = bind_op_args(op, call, site)
             return self.builder.add(op, attrs, [current], call.span, ctx.scope)
         block = self.program.blocks.get(name)
         if block is not None:
@@ -215,6 +218,12 @@ class Elaborator:
                       *self.program.blocks, *ctx.tensors]
         raise self._unseen(name, ctx, call.span) or unknown_name(
             name, "layer or block", candidates, call.span)
+
+    def _named_tensor(self, ref: ast.NameRef, ctx: Context) -> NamedTensor:
+        if ref.name not in ctx.tensors:
+            raise self._unseen(ref.name, ctx, ref.span) or unknown_name(
+                ref.name, "tensor", ctx.tensors, ref.span)
+        return NamedTensor(ref.name, self.builder.nodes[ctx.tensors[ref.name]].shape)
 
     def _unseen(self, name: str, ctx: Context, span: Span) -> SpecError | None:
         """The error for a named value used where its binding cannot be seen."""
@@ -239,14 +248,15 @@ class Elaborator:
         prefix = ctx.scope[-1].name if ctx.scope else ""
         frame = ScopeFrame(block=block.name, name=self.builder.local_name(prefix, block.name),
                            args=tuple(names.items()), span=call.span)
-        inner = Context(names, {}, (*ctx.scope, frame), (*ctx.calls, block))
+        # a block sees its own arguments, and the caller's layer defaults (like arg_scope)
+        inner = Context(names, {}, (*ctx.scope, frame), (*ctx.calls, block), ctx.defaults)
         for statement in block.body.statements:
             current = self.statement(statement, current, inner)
         return current
 
     # ---- helpers ----
     def _evaluator(self, current: int, ctx: Context) -> Evaluator:
-        return Evaluator(ctx.names, self.builder.nodes[current].shape)
+        return Evaluator(ctx.names, self.builder.nodes[current].shape, self.env)
 
     def _eval(self, expr, current: int, ctx: Context):
         return self._evaluator(current, ctx)(expr)
@@ -261,7 +271,13 @@ def elaborate(program: Program, input_shape: Shape | None = None,
     graph, dead = prune_dead(graph)
     unused = [w for definition in (net, *elaborator.called.values())
               for check in (unused_parameters, unused_named_values) for w in check(definition)]
-    return graph, [*elaborator.builder.warnings, *dead, *unused]
+    return graph, [*elaborator.warnings(), *dead, *unused]
+
+
+def knobs(program: Program, network: str | None = None) -> tuple[str, list[Knob]]:
+    """The network's name and the parameters `--set` can change (`check --list-params`)."""
+    net = _pick_network(program, network)
+    return net.name, network_knobs(net, program_environment(program))
 
 
 def _pick_network(program: Program, name: str | None) -> ast.NetworkDef:

@@ -1,11 +1,17 @@
-"""Evaluate parameter expressions: integers, floats, booleans, sizes like 3x224x224."""
+"""Evaluate expressions while a spec is checked: numbers, booleans, sizes like
+3x224x224, lists and tables, subscripts, comprehensions, the built-in functions
+(cnndsl/elaborate/builtins.py) and the spec's own `def` functions."""
 
 from __future__ import annotations
 
 import difflib
-import math
 import operator
+from dataclasses import dataclass, field
 
+from cnndsl.elaborate.builtins import BUILTINS, BuiltinError
+from cnndsl.elaborate.matching import check_choice, match_arguments
+from cnndsl.elaborate.values import (Table, describe, is_number, is_whole, items_of,
+                                     list_length_ok, unpack)
 from cnndsl.errors import Span, SpecError
 from cnndsl.ir.graph import Shape, format_shape
 from cnndsl.ops.args import show
@@ -33,27 +39,32 @@ _ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": _di
 _COMPARISON = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
                ">": operator.gt, ">=": operator.ge}
 
-
-def _round_int(x):
-    return int(round(x))
-
-
-FUNCTIONS = {"min": min, "max": max, "abs": abs, "int": int, "round": _round_int,
-             "floor": math.floor, "ceil": math.ceil}
-
 INPUT_ATTRS = {"channels": 0, "height": 1, "width": 2, "features": 0}
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+@dataclass
+class Environment:
+    """What every expression of a program sees besides its own names: the top-level
+    `let` constants and the `def` functions of the spec and its imports."""
+
+    constants: dict[str, object] = field(default_factory=dict)
+    functions: dict[str, ast.FuncDef] = field(default_factory=dict)
+    calling: list[ast.FuncDef] = field(default_factory=list)  # the `def`s being evaluated
 
 
 class Evaluator:
-    """Evaluates expressions against parameter bindings and the current input shape."""
+    """Evaluates expressions against names (parameters, lets), the program's
+    constants and functions, and the current input shape (`in.channels`)."""
 
-    def __init__(self, names: dict[str, object], shape: Shape | None):
+    def __init__(self, names: dict[str, object], shape: Shape | None,
+                 env: Environment | None = None):
         self.names = names
         self.shape = shape
+        self.env = env if env is not None else Environment()
+
+    def fork(self, names: dict[str, object], shape: Shape | None = None) -> "Evaluator":
+        """An evaluator of the same program for other names (a block's defaults)."""
+        return Evaluator(names, shape, self.env)
 
     def __call__(self, expr) -> object:
         method = getattr(self, "_" + type(expr).__name__)
@@ -65,13 +76,17 @@ class Evaluator:
     def _NameRef(self, e: ast.NameRef):
         if e.name in self.names:
             return self.names[e.name]
+        if e.name in self.env.constants:
+            return self.env.constants[e.name]
         if e.name in SYMBOLS:
             return e.name
-        raise unknown_name(e.name, "parameter", self.names, e.span)
+        raise unknown_name(e.name, "parameter", [*self.names, *self.env.constants], e.span)
 
     def _InputAttr(self, e: ast.InputAttr):
         if self.shape is None:
-            raise SpecError("`in` has no value here", e.span)
+            hint = ("a function sees only its arguments: pass `in.channels` to it"
+                    if self.env.calling else None)
+            raise SpecError("`in` has no value here", e.span, hint)
         index = INPUT_ATTRS.get(e.attr)
         if index is None:
             raise unknown_name(e.attr, "attribute of `in`", list(INPUT_ATTRS), e.span)
@@ -84,7 +99,7 @@ class Evaluator:
         value = self(e.operand)
         if e.op == "not":
             return not self._truth(value, e.operand.span)
-        if not _is_number(value):
+        if not is_number(value):
             raise SpecError(f"cannot negate {show(value)}", e.span)
         return -value
 
@@ -96,10 +111,12 @@ class Evaluator:
             return self._truth(self(e.right), e.right.span)
         left, right = self(e.left), self(e.right)
         if e.op in _COMPARISON:
-            if e.op in ("==", "!=") or (_is_number(left) and _is_number(right)):
+            if e.op in ("==", "!=") or (is_number(left) and is_number(right)):
                 return _COMPARISON[e.op](left, right)
             raise SpecError(f"cannot compare {show(left)} {e.op} {show(right)}", e.span)
-        if not (_is_number(left) and _is_number(right)):
+        if isinstance(left, tuple) or isinstance(right, tuple):
+            return _list_arithmetic(e, left, right)
+        if not (is_number(left) and is_number(right)):
             raise SpecError(f"cannot compute {show(left)} {e.op} {show(right)}: "
                             f"arithmetic needs numbers", e.span)
         try:
@@ -113,29 +130,125 @@ class Evaluator:
         return result
 
     def _FuncCall(self, e: ast.FuncCall):
-        fn = FUNCTIONS.get(e.name)
+        fn = BUILTINS.get(e.name)
         if fn is None:
-            raise unknown_name(e.name, "function", list(FUNCTIONS), e.span)
+            definition = self.env.functions.get(e.name)
+            if definition is None:
+                raise unknown_name(e.name, "function", [*BUILTINS, *self.env.functions], e.span)
+            return self._call_def(definition, e)
+        if e.keywords:
+            raise SpecError(f"{e.name}() takes no keyword arguments", e.keywords[0].span,
+                            f"call it as {fn.usage}")
         values = [self(a) for a in e.args]
-        if not values or not all(_is_number(v) for v in values):
-            raise SpecError(f"{e.name}() needs numbers, got "
-                            f"({', '.join(show(v) for v in values)})", e.span)
-        if e.name not in ("min", "max") and len(values) != 1:
-            raise SpecError(f"{e.name}() takes one number, got {len(values)}", e.span)
         try:
-            result = fn(*values) if e.name in ("min", "max") else fn(values[0])
-        except (OverflowError, ValueError):  # int(1e400), floor(nan)
+            result = fn.fn(values)
+        except BuiltinError as exc:
+            where = e.args[exc.index].span if exc.index is not None and exc.index < len(
+                e.args) else e.span
+            raise SpecError(exc.message, where, exc.hint) from None
+        except (OverflowError, ValueError):  # int(1e400), floor(nan), exp(1000)
             raise SpecError(f"{e.name}() of {show(values[0])} is not a number cnndsl can use",
                             e.span) from None
-        if abs(result) > MAX_MAGNITUDE:
+        if is_number(result) and abs(result) > MAX_MAGNITUDE:
             raise SpecError(f"number too large ({e.name}() gives more than 10**18)", e.span)
         return result
+
+    def _call_def(self, fn: ast.FuncDef, e: ast.FuncCall):
+        """A `def` of the spec: arguments bound like a block's, then its lets in
+        order, then its result; it sees its arguments and the constants only."""
+        if any(f is fn for f in self.env.calling):
+            chain = " -> ".join(f.name for f in (*self.env.calling, fn))
+            raise SpecError(f"function {fn.name!r} calls itself ({chain})", e.span,
+                            "functions cannot be recursive; use a list comprehension",
+                            notes=((fn.span, f"{fn.name!r} is defined here"),))
+        bound = match_arguments(f"function {fn.name}", [p.name for p in fn.params], e)
+        names: dict[str, object] = {}
+        self.env.calling.append(fn)
+        try:
+            inner = self.fork(names)
+            for param in fn.params:
+                if param.name in bound:
+                    names[param.name] = self(bound[param.name])
+                elif param.default is not None:
+                    names[param.name] = inner(param.default)
+                else:
+                    raise SpecError(f"function {fn.name} needs argument {param.name!r}",
+                                    e.span, notes=((fn.span, f"{fn.name} is defined here"),))
+                check_choice(param, names[param.name], inner,
+                             bound[param.name].span if param.name in bound else e.span)
+            for let in fn.lets:
+                names.update(unpack(let.names, inner(let.value), let.span))
+            return inner(fn.result)
+        finally:
+            self.env.calling.pop()
 
     def _Conditional(self, e: ast.Conditional):
         return self(e.then) if self.condition(e.condition) else self(e.otherwise)
 
     def _TupleExpr(self, e: ast.TupleExpr):
         return tuple(self(i) for i in e.items)
+
+    _ListExpr = _TupleExpr  # a list and a tuple are the same value
+
+    def _DictExpr(self, e: ast.DictExpr):
+        table = {}
+        for key_expr, value_expr in zip(e.keys, e.values):
+            key = self(key_expr)
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                raise SpecError(f"a table's keys are strings or whole numbers, got "
+                                f"{describe(key)}", key_expr.span)
+            if key in table:
+                raise SpecError(f"key {describe(key)} appears twice in this table",
+                                key_expr.span)
+            table[key] = self(value_expr)
+        return Table(table)
+
+    def _Index(self, e: ast.Index):
+        base, key = self(e.base), self(e.index)
+        if isinstance(base, Table):
+            if isinstance(key, (str, int)) and not isinstance(key, bool) and key in base:
+                return base[key]
+            keys = ", ".join(describe(k) for k in base)
+            raise SpecError(f"no row {describe(key)} in this table", e.index.span,
+                            f"its keys are {keys}" if base else "the table is empty")
+        if not isinstance(base, (tuple, str)):
+            raise SpecError(f"cannot index {describe(base)}: only lists, sizes, strings and "
+                            f"tables can be indexed", e.base.span)
+        if not is_whole(key):
+            raise SpecError(f"a list index must be a whole number, got {describe(key)}",
+                            e.index.span)
+        if not -len(base) <= key < len(base):
+            last = f"0 to {len(base) - 1}, or -{len(base)} to -1" if base else "none"
+            raise SpecError(f"index {key} is out of range for a list of {len(base)} value"
+                            f"{'s' * (len(base) != 1)}", e.index.span,
+                            f"valid indexes: {last}")
+        return base[key]
+
+    def _Slice(self, e: ast.Slice):
+        base = self(e.base)
+        if not isinstance(base, (tuple, str)):
+            raise SpecError(f"cannot slice {describe(base)}: only lists, sizes and strings "
+                            f"can be sliced", e.base.span)
+        bounds = []
+        for part in (e.start, e.stop, e.step):
+            value = None if part is None else self(part)
+            if value is not None and not is_whole(value):
+                raise SpecError(f"slice bounds must be whole numbers, got {describe(value)}",
+                                part.span)
+            bounds.append(value)
+        if bounds[2] == 0:
+            raise SpecError("a slice step must not be 0", e.step.span)
+        return base[slice(*bounds)]
+
+    def _Comprehension(self, e: ast.Comprehension):
+        result = []
+        for item in items_of(self(e.iterable), e.iterable.span, "a list comprehension"):
+            inner = self.fork({**self.names, **unpack(e.names, item, e.iterable.span)},
+                              self.shape)
+            if e.condition is None or inner.condition(e.condition):
+                result.append(inner(e.element))
+        list_length_ok(len(result), e.span)
+        return tuple(result)
 
     def _truth(self, value, span: Span) -> bool:
         if not isinstance(value, bool):
@@ -147,8 +260,24 @@ class Evaluator:
         return self._truth(self(expr), expr.span)
 
 
+def _list_arithmetic(e: ast.Binary, left, right) -> tuple:
+    """`a + b` joins two lists; `[2] * n` repeats one, as in Python."""
+    if e.op == "+" and isinstance(left, tuple) and isinstance(right, tuple):
+        result = left + right
+    elif e.op == "*" and (isinstance(left, tuple) and is_whole(right)
+                          or isinstance(right, tuple) and is_whole(left)):
+        count = right if isinstance(left, tuple) else left
+        list_length_ok(max(0, count) * len(left if isinstance(left, tuple) else right), e.span)
+        result = left * right
+    else:
+        raise SpecError(f"cannot compute {describe(left)} {e.op} {describe(right)}: lists "
+                        f"join with + and repeat with * a whole number", e.span)
+    list_length_ok(len(result), e.span)
+    return result
+
+
 def unknown_name(name: str, kind: str, candidates, span: Span | None) -> SpecError:
-    candidates = list(candidates)
+    candidates = list(dict.fromkeys(candidates))
     close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
     if close:
         hint = f"did you mean {' or '.join(repr(c) for c in close)}?"

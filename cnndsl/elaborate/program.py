@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnndsl.elaborate.builtins import BUILTINS
 from cnndsl.errors import SpecError
 from cnndsl.ops import lookup
 from cnndsl.syntax import ast, parse_text
@@ -15,6 +16,8 @@ class Program:
     path: str
     blocks: dict[str, ast.BlockDef] = field(default_factory=dict)
     networks: list[ast.NetworkDef] = field(default_factory=list)
+    functions: dict[str, ast.FuncDef] = field(default_factory=dict)
+    constants: list[ast.Let] = field(default_factory=list)  # top-level lets, imports first
     files: list[str] = field(default_factory=list)  # the spec and every library it imports
 
 
@@ -58,6 +61,9 @@ def _add_module(program: Program, module: ast.Module, loaded: set[str]) -> None:
         _add_module(program, parse_text(read_spec(target), str(target)), loaded)
     for block in module.blocks:
         _define_block(program, block)
+    for function in module.functions:
+        _define_function(program, function)
+    _define_constants(program, module.constants)
     if module.path == program.path:  # a library's own networks are not the importer's
         program.networks.extend(module.networks)
 
@@ -70,10 +76,36 @@ def _define_block(program: Program, block: ast.BlockDef) -> None:
     if previous is not None:
         raise SpecError(f"block {block.name!r} is defined twice", block.span,
                         notes=((previous.span, "first defined here"),))
-    seen: set[str] = set()
-    for param in block.params:
-        if param.name in seen:
-            raise SpecError(f"parameter {param.name!r} appears twice in block {block.name!r}",
-                            param.span)
-        seen.add(param.name)
+    _check_unique_params(block.params, f"block {block.name!r}")
     program.blocks[block.name] = block
+
+
+def _define_function(program: Program, fn: ast.FuncDef) -> None:
+    if fn.name in BUILTINS:
+        raise SpecError(f"function {fn.name!r} has the name of a built-in function", fn.span,
+                        "rename the function")
+    previous = program.functions.get(fn.name)
+    if previous is not None:
+        raise SpecError(f"function {fn.name!r} is defined twice", fn.span,
+                        notes=((previous.span, "first defined here"),))
+    _check_unique_params(fn.params, f"function {fn.name!r}")
+    program.functions[fn.name] = fn
+
+
+def _define_constants(program: Program, constants: tuple[ast.Let, ...]) -> None:
+    defined = {name: let for let in program.constants for name in let.names}
+    for let in constants:
+        for name in let.names:
+            if name in defined:
+                raise SpecError(f"constant {name!r} is defined twice", let.span,
+                                notes=((defined[name].span, "first defined here"),))
+            defined[name] = let
+        program.constants.append(let)
+
+
+def _check_unique_params(params: tuple[ast.Param, ...], owner: str) -> None:
+    seen: set[str] = set()
+    for param in params:
+        if param.name in seen:
+            raise SpecError(f"parameter {param.name!r} appears twice in {owner}", param.span)
+        seen.add(param.name)

@@ -49,6 +49,8 @@ def unused_named_values(definition: ast.BlockDef | ast.NetworkDef) -> list[Diagn
             read.add(item.name)
         elif isinstance(item, ast.Path) and item.source:
             read.add(item.source)
+        elif isinstance(item, ast.Keyword) and isinstance(item.value, ast.NameRef):
+            read.add(item.value.name)  # a tensor argument, `crop(like=up)`
     return [Diagnostic("warning", f"named value {name!r} is never used", span,
                        f"read it by name (e.g. `concat {{ identity; {name} }}`), "
                        f"or remove `-> {name}`")

@@ -26,12 +26,21 @@ def _bn_ops(a, inputs, out) -> int:
     return prod(inputs[0]) * (2 if a["affine"] else 1)
 
 
+def _bn_label(a) -> str:
+    """`bn`, with what differs from PyTorch's defaults (a `defaults { bn(...) }` shows)."""
+    changed = [f"{k}={a[k]:g}" for k, default in (("eps", 1e-5), ("momentum", 0.1))
+               if a[k] != default]
+    if not a["affine"]:
+        changed.append("affine=false")
+    return "bn " + ", ".join(changed) if changed else "bn"
+
+
 register(OpDef(
     name="bn",
     args=(Arg("eps", A.positive_number, 1e-5), Arg("momentum", A.momentum, 0.1),
           Arg("affine", A.boolean, True)),
     infer=_same, params=_bn_params, buffers=_bn_buffers, other_ops=_bn_ops,
-    fvcore_extra=_bn_ops, label=lambda a: "bn",
+    fvcore_extra=_bn_ops, label=_bn_label,
     aliases=("batchnorm", "batch_norm"),
     doc="Batch normalisation over channels (of a feature map or a flat vector).",
 ))

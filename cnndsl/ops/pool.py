@@ -116,20 +116,43 @@ for _kind, _extra in (("avgpool", True), ("maxpool", False)):
 
 def _crop_infer(a, inputs):
     c, h, w = feature_map("crop", inputs[0])
-    ch, cw = a["size"]
+    if (a["size"] is None) == (a["like"] is None):
+        raise ShapeError("crop takes a size (HxW) or like=NAME, " +
+                         ("not both" if a["size"] else "and got neither"),
+                         "e.g. `crop(56)`, `crop(56x48)` or `crop(like=up)`")
+    like, size = a["like"], a["size"]
+    if like is not None:
+        if len(like.shape) != 3:
+            raise ShapeError(f"crop(like={like.name}): {like.name} is a flat vector of "
+                             f"{like.shape[0]} features, not a feature map")
+        size = like.shape[1:]
+    ch, cw = size
     if ch > h or cw > w:
         raise ShapeError(f"crop to {ch}x{cw} needs a map at least that large, got {h}x{w}",
                          "crop the larger tensor to the size of the smaller one")
     # the centre; an odd margin leaves its extra row/column at the bottom/right
-    return {**a, "top": (h - ch) // 2, "left": (w - cw) // 2}, (c, ch, cw)
+    return {**a, "size": (ch, cw), "like": like and like.name,
+            "top": (h - ch) // 2, "left": (w - cw) // 2}, (c, ch, cw)
+
+
+def _optional(convert):
+    return lambda v: None if v is None else convert(v)
+
+
+def _crop_label(a) -> str:
+    return f"crop {format_shape(a['size'])}" + (f" like {a['like']}" if a["like"] else "")
 
 
 register(OpDef(
     name="crop",
-    args=(Arg("size", A.positive_pair, doc="HxW to keep, taken from the centre"),),
+    args=(Arg("size", _optional(A.positive_pair), None,
+              doc="HxW to keep, taken from the centre"),
+          Arg("like", _optional(lambda t: t), None, tensor=True,
+              doc="a named value whose HxW to crop to")),
     infer=_crop_infer,
-    label=lambda a: f"crop {format_shape(a['size'])}",
-    doc="Centre crop (U-Net's copy-and-crop of the encoder map before concatenation).",
+    label=_crop_label,
+    doc="Centre crop to a size or to a named value's size (U-Net's copy and crop: "
+        "`path from skip { crop(like=up) }`).",
 ))
 
 

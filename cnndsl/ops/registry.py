@@ -22,11 +22,20 @@ class SameAs:
 
 
 @dataclass(frozen=True)
+class NamedTensor:
+    """The value of a tensor argument (`crop(like=skip)`): a named value and its shape."""
+
+    name: str
+    shape: Shape
+
+
+@dataclass(frozen=True)
 class Arg:
     name: str
     convert: Callable[[object], object]  # raises ValueError with a user-facing message
     default: object = REQUIRED
     doc: str = ""
+    tensor: bool = False  # names a tensor (`like=skip`); convert receives a NamedTensor
 
 
 def _zero(attrs, inputs, out) -> int:

@@ -1,4 +1,5 @@
-"""Ops that reshape or join tensors: input, flatten, fully connected, add, mul, concat."""
+"""Ops that reshape or join tensors: input, flatten, fully connected, channel padding,
+add, mul, concat."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from math import prod
 from cnndsl.errors import ShapeError
 from cnndsl.ir.graph import format_shape
 from cnndsl.ops import args as A
-from cnndsl.ops.registry import Arg, OpDef, Window, register
+from cnndsl.ops.registry import Arg, OpDef, SameAs, Window, register
 
 
 def _input_infer(a, inputs):
@@ -55,6 +56,22 @@ register(OpDef(
     macs=lambda a, i, o: a["in_features"] * a["features"],
     label=lambda a: f"fc {a['features']}", aliases=("linear",),
     doc="Fully connected layer on a flat vector; input features are inferred.",
+))
+
+
+def _pad_channels_infer(a, inputs):
+    return dict(a), (inputs[0][0] + a["before"] + a["after"], *inputs[0][1:])
+
+
+register(OpDef(
+    name="pad_channels",
+    args=(Arg("before", A.non_negative_int, doc="zero channels added before the first"),
+          Arg("after", A.non_negative_int, SameAs("before"),
+              doc="zero channels added after the last (default: as many as before)")),
+    infer=_pad_channels_infer,
+    label=lambda a: f"pad_channels {a['before']}+{a['after']}",
+    doc="Zero channels before and after the input's (no parameters): ResNet's option A "
+        "shortcut, `maxpool(1, stride=2); pad_channels(c // 4)` (He et al. 2016, sec. 4.2).",
 ))
 
 

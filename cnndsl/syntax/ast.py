@@ -47,14 +47,65 @@ class Binary:
 
 @dataclass(frozen=True)
 class FuncCall:
+    """A built-in function (`max`, `log`, `len`, ...) or a `def` of the spec."""
+
     name: str
     args: tuple["Expr", ...]
     span: Span
+    keywords: tuple["Keyword", ...] = ()
 
 
 @dataclass(frozen=True)
 class TupleExpr:
     items: tuple["Expr", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class ListExpr:
+    """``[a, b, c]``: the same value as the tuple ``(a, b, c)``."""
+
+    items: tuple["Expr", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class DictExpr:
+    """``{"b0": (1.0, 1.0), "b1": (1.0, 1.1)}``: a table of rows by key."""
+
+    keys: tuple["Expr", ...]
+    values: tuple["Expr", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Index:
+    """``widths[i]`` (lists count from 0, negative from the end) or ``table["b3"]``."""
+
+    base: "Expr"
+    index: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
+class Slice:
+    """``widths[1:]``, ``widths[:-1]``, ``widths[::2]``: Python's slices."""
+
+    base: "Expr"
+    start: "Expr | None"
+    stop: "Expr | None"
+    step: "Expr | None"
+    span: Span
+
+
+@dataclass(frozen=True)
+class Comprehension:
+    """``[element for names in iterable if condition]``."""
+
+    element: "Expr"
+    names: tuple[str, ...]
+    iterable: "Expr"
+    condition: "Expr | None"
     span: Span
 
 
@@ -68,7 +119,8 @@ class Conditional:
     span: Span
 
 
-Expr = Union[Literal, NameRef, InputAttr, Unary, Binary, FuncCall, TupleExpr, Conditional]
+Expr = Union[Literal, NameRef, InputAttr, Unary, Binary, FuncCall, TupleExpr, ListExpr, DictExpr,
+             Index, Slice, Comprehension, Conditional]
 
 
 # ---- statements ------------------------------------------------------------
@@ -119,7 +171,9 @@ class If:
 
 @dataclass(frozen=True)
 class Let:
-    name: str
+    """``let c = 64``, or ``let w, d = row`` unpacking a list."""
+
+    names: tuple[str, ...]
     value: Expr
     span: Span
 
@@ -127,6 +181,15 @@ class Let:
 @dataclass(frozen=True)
 class InputDecl:
     shape: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """``defaults { bn(eps=0.001); conv(bias=false) }``: layer arguments for the rest
+    of the body, including the blocks it calls."""
+
+    calls: tuple[Call, ...]
     span: Span
 
 
@@ -150,7 +213,7 @@ class Merge:
 
 @dataclass(frozen=True)
 class Statement:
-    action: Union[Call, Repeat, For, If, Let, InputDecl, Merge]
+    action: Union[Call, Repeat, For, If, Let, InputDecl, Merge, Defaults]
     bind: str | None
     span: Span
 
@@ -171,6 +234,7 @@ class Param:
     name: str
     default: Expr | None
     span: Span
+    choices: Expr | None = None  # `variant in VARIANTS = "b0"`: the values allowed
 
 
 @dataclass(frozen=True)
@@ -190,6 +254,17 @@ class NetworkDef:
 
 
 @dataclass(frozen=True)
+class FuncDef:
+    """``def NAME(params) { let ...; result }``: a value computed from its arguments."""
+
+    name: str
+    params: tuple[Param, ...]
+    lets: tuple[Let, ...]
+    result: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
 class Import:
     path: str
     span: Span
@@ -201,3 +276,5 @@ class Module:
     imports: tuple[Import, ...]
     blocks: tuple[BlockDef, ...]
     networks: tuple[NetworkDef, ...]
+    functions: tuple[FuncDef, ...] = ()
+    constants: tuple[Let, ...] = ()  # top-level `let`s, in file order

@@ -25,7 +25,8 @@ _DROP_SEPARATOR_BEFORE = {"RBRACE", "ELSE", "LBRACE"}
 class Separators:
     """Post-lexer: ';' and newlines become one _NL separator between statements.
 
-    Newlines inside parentheses are dropped (so argument lists may span lines),
+    Newlines inside parentheses and brackets are dropped (so argument lists and
+    lists may span lines),
     runs of separators collapse, and no separator is emitted after '{' or
     before '}' / 'else'.  The grammar then needs no optional-separator rules,
     which keeps it LALR(1).
@@ -48,9 +49,9 @@ class Separators:
             if pending is not None and kind not in _DROP_SEPARATOR_BEFORE:
                 yield pending
             pending = None
-            if kind == "LPAR":
+            if kind in ("LPAR", "LSQB"):
                 depth += 1
-            elif kind == "RPAR":
+            elif kind in ("RPAR", "RSQB"):
                 depth = max(0, depth - 1)
             previous = kind
             yield tok
@@ -90,6 +91,7 @@ _FRIENDLY = {
     "EQUAL": "'='", "DOT": "'.'", "MERGE": "'add', 'concat' or 'mul'", "$END": "end of file",
     "COMPARE": "a comparison", "SIGN": "'+' or '-'", "MULOP": "'*', '/', '//' or '%'",
     "POWOP": "'**'", "MINUS": "'-'", "PLUS": "'+'", "__ANON_0": "'->'",
+    "LSQB": "'['", "RSQB": "']'", "COLON": "':'",
 }
 
 

@@ -82,6 +82,8 @@ class TreeToAst(Transformer):
             imports=tuple(i for i in items if isinstance(i, ast.Import)),
             blocks=tuple(i for i in items if isinstance(i, ast.BlockDef)),
             networks=tuple(i for i in items if isinstance(i, ast.NetworkDef)),
+            functions=tuple(i for i in items if isinstance(i, ast.FuncDef)),
+            constants=tuple(i for i in items if isinstance(i, ast.Let)),
         )
 
     def import_stmt(self, meta, children):
@@ -99,8 +101,13 @@ class TreeToAst(Transformer):
         return [c for c in children if c is not None]
 
     def param(self, meta, children):
-        name, default = children
-        return ast.Param(str(name), default, self._span(meta))
+        name, choices, default = children
+        return ast.Param(str(name), default, self._span(meta), choices)
+
+    def func_def(self, meta, children):
+        name, params, *lets, result = children
+        return ast.FuncDef(str(name), tuple(params or ()), tuple(lets), result,
+                           self._span(meta))
 
     # ---- statements ----
     def body(self, meta, children):
@@ -143,8 +150,11 @@ class TreeToAst(Transformer):
         return ast.If(condition, then, otherwise, self._span(meta))
 
     def let(self, meta, children):
-        name, value = children
-        return ast.Let(str(name), value, self._span(meta))
+        *names, value = children
+        return ast.Let(tuple(str(n) for n in names), value, self._span(meta))
+
+    def defaults(self, meta, children):
+        return ast.Defaults(tuple(c for c in children if c is not None), self._span(meta))
 
     def input_decl(self, meta, children):
         return ast.InputDecl(children[0], self._span(meta))
@@ -191,11 +201,37 @@ class TreeToAst(Transformer):
         return ast.InputAttr(str(children[0]), self._span(meta))
 
     def func_call(self, meta, children):
-        name, *args = children
-        return ast.FuncCall(str(name), tuple(a for a in args if a is not None), self._span(meta))
+        name, arguments = children
+        args = tuple(a for a in arguments or () if not isinstance(a, ast.Keyword))
+        keywords = tuple(a for a in arguments or () if isinstance(a, ast.Keyword))
+        return ast.FuncCall(str(name), args, self._span(meta), keywords)
 
     def tuple_lit(self, meta, children):
         return ast.TupleExpr(tuple(c for c in children if c is not None), self._span(meta))
+
+    def list_lit(self, meta, children):
+        return ast.ListExpr(tuple(c for c in children if c is not None), self._span(meta))
+
+    def list_comp(self, meta, children):
+        element, *names, iterable, condition = children
+        return ast.Comprehension(element, tuple(str(n) for n in names), iterable, condition,
+                                 self._span(meta))
+
+    def dict_lit(self, meta, children):
+        items = [c for c in children if c is not None]
+        return ast.DictExpr(tuple(k for k, _ in items), tuple(v for _, v in items),
+                            self._span(meta))
+
+    def dict_item(self, meta, children):
+        return tuple(children)
+
+    def index(self, meta, children):
+        base, index = children
+        return ast.Index(base, index, self._span(meta))
+
+    def slice(self, meta, children):
+        base, start, stop, step = children
+        return ast.Slice(base, start, stop, step, self._span(meta))
 
     def conditional(self, meta, children):
         then, condition, otherwise = children

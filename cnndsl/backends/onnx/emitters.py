@@ -302,6 +302,15 @@ def _crop(ctx: Emission, node: Node) -> None:
                      ctx.constant([2, 3], np.int64)], node)
 
 
+@emitter("pad_channels")
+def _pad_channels(ctx: Emission, node: Node) -> None:
+    """Zero channels: ONNX Pad takes every axis's begin pads, then every axis's end pads."""
+    a = node.attrs
+    rest = [0] * (len(node.shape) - 1)
+    pads = [0, a["before"], *rest, 0, a["after"], *rest]
+    ctx.op("Pad", [ctx.input(node), ctx.constant(pads, np.int64)], node, mode="constant")
+
+
 @emitter("mul")
 def _mul(ctx: Emission, node: Node) -> None:
     """Mul broadcasts (numpy rules), so an N x C x 1 x 1 gate scales N x C x H x W."""

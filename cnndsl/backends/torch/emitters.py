@@ -207,6 +207,13 @@ def _crop_slice(a) -> str:
     return f"{{0}}[:, :, {top}:{top + h}, {left}:{left + w}]"
 
 
+def _pad_channels(node: Node, ctx: EmitContext) -> Emission:
+    """Zero channels (ResNet's option A): F.pad pads the last dimensions first."""
+    a = node.attrs
+    spatial = "0, 0, 0, 0, " if len(node.shape) == 3 else ""
+    return Emission(None, (), f"nn.functional.pad({{0}}, ({spatial}{a['before']}, {a['after']}))")
+
+
 def _inline(template):
     def emit(node: Node, ctx: EmitContext) -> Emission:
         return Emission(None, (), template(len(node.inputs)))
@@ -232,6 +239,7 @@ EMITTERS: dict[str, Callable[[Node, EmitContext], Emission]] = {
     "dropout": _simple("nn.Dropout", ("p", "p")),
     "flatten": _inline(lambda n: "torch.flatten({0}, 1)"),
     "crop": lambda node, ctx: Emission(None, (), _crop_slice(node.attrs)),
+    "pad_channels": _pad_channels,
     "fc": _fc,
     "add": _inline(lambda n: " + ".join(f"{{{i}}}" for i in range(n))),
     "mul": _inline(lambda n: " * ".join(f"{{{i}}}" for i in range(n))),  # broadcasts a gate
