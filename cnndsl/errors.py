@@ -7,7 +7,7 @@ which is exactly what the command line prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -58,6 +58,9 @@ class Diagnostic:
     span: Span | None
     hint: str | None = None
     notes: tuple[tuple[Span, str], ...] = field(default=())
+
+    def with_note(self, span: Span, text: str) -> "Diagnostic":
+        return replace(self, notes=(*self.notes, (span, text)))
 
     def render(self) -> str:
         where = f"{self.span}: " if self.span else ""

@@ -1,7 +1,9 @@
 """Every bad spec in tests/errors/ gives exactly the diagnostic in its .err file.
 
 Regenerate the .err files after an intended wording change with
-`pytest tests/test_diagnostics.py --update-golden`, then review the diff.
+`pytest tests/test_diagnostics.py --update-golden`, then review the diff.  A bad
+spec whose first line is `# check: ARGS` is checked with those arguments
+(e.g. `# check: --set depth=57` for a value outside a parameter's list).
 """
 
 from pathlib import Path
@@ -10,16 +12,22 @@ import pytest
 
 import cnndsl
 from cnndsl.cli import main
+from cnndsl.commands._spec import parse_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
 ERRORS = sorted((ROOT / "tests" / "errors").glob("*.cnn"))
+
+
+def check_args(spec: Path) -> list[str]:
+    first = spec.read_text().partition("\n")[0]
+    return first.removeprefix("# check:").split() if first.startswith("# check:") else []
 
 
 @pytest.mark.parametrize("spec", ERRORS, ids=[p.stem for p in ERRORS])
 def test_diagnostic_matches_golden(spec, capsys, monkeypatch, update_golden):
     monkeypatch.chdir(ROOT)
     relative = spec.relative_to(ROOT).as_posix()
-    code = main(["check", "-q", relative])
+    code = main(["check", "-q", relative, *check_args(spec)])
     captured = capsys.readouterr()
     golden = spec.with_suffix(".err")
     if update_golden:
@@ -38,14 +46,15 @@ def test_api_reports_the_same_location(spec, monkeypatch):
     monkeypatch.chdir(ROOT)
     relative = spec.relative_to(ROOT).as_posix()
     expected_first = spec.with_suffix(".err").read_text().splitlines()[0]
+    params = parse_overrides(check_args(spec)[1::2]) or None  # the values of --set NAME=VALUE
     if ": error: " in expected_first:
         with pytest.raises(cnndsl.SpecError) as info:
-            cnndsl.load(relative)
+            cnndsl.load(relative, params=params)
         line, column = info.value.span.line, info.value.span.column
         assert str(info.value).startswith(f"{relative}:{line}:{column}: error: ")
         assert str(info.value).splitlines()[0] == expected_first
     else:
-        net = cnndsl.load(relative)
+        net = cnndsl.load(relative, params=params)
         assert net.warnings[0].render().splitlines()[0] == expected_first
 
 

@@ -38,7 +38,10 @@ def bind_op_args(op: OpDef, call: ast.Call, site: CallSite) -> dict:
             try:
                 attrs[arg.name] = arg.convert(value)
             except ValueError as exc:
-                raise SpecError(f"{op.name} {arg.name}: {exc}", expr.span,
+                hint = ("round it where it is computed: round(x), int(x), ceil(x), or a "
+                        "rounding rule such as make_divisible"
+                        if isinstance(value, float) and not value.is_integer() else None)
+                raise SpecError(f"{op.name} {arg.name}: {exc}", expr.span, hint,
                                 notes=_origin_notes(expr, site)) from None
         elif arg.name in scoped:
             attrs[arg.name] = scoped[arg.name].use()

@@ -179,6 +179,9 @@ class Evaluator:
             for let in fn.lets:
                 names.update(unpack(let.names, inner(let.value), let.span))
             return inner(fn.result)
+        except SpecError as exc:  # an error inside the function: say which call it was
+            exc.diagnostics[0] = exc.diagnostics[0].with_note(e.span, f"in this call of {fn.name}")
+            raise
         finally:
             self.env.calling.pop()
 

@@ -33,7 +33,7 @@ def bind_network_params(net: ast.NetworkDef, overrides: dict[str, object],
         evaluate = Evaluator(names, None, env)
         if param.name in overrides:
             names[param.name] = overrides[param.name]
-            check_choice(param, names[param.name], evaluate, param.span)
+            check_choice(param, names[param.name], evaluate, param.span, "given with --set")
         elif param.default is not None:
             names[param.name] = evaluate(param.default)
             check_choice(param, names[param.name], evaluate, param.default.span)

@@ -101,6 +101,9 @@ def _show(v) -> str:
         return "x".join(str(x) for x in v) if all(_is_int(x) for x in v) else str(v)
     if isinstance(v, str):
         return repr(v) if v not in ("same", "valid", "global") else v
+    if isinstance(v, float):  # 8.4, not 8.399999999999999; but never a fraction shown whole
+        short = f"{v:.12g}"
+        return short if float(short).is_integer() == v.is_integer() else repr(v)
     return repr(v)
 
 
