@@ -22,19 +22,60 @@ OUTPUT = ROOT / "docs" / "zoo.md"
 ZOO_JSON = ROOT.parent / "shared" / "reference" / "zoo.json"
 if not ZOO_JSON.exists():  # a copy ships in tests/data for checkouts without ../shared
     ZOO_JSON = ROOT / "tests" / "data" / "zoo.json"
+# torchvision's parameter counts for the family specs' variants (checked by the tests)
+FAMILIES_JSON = ROOT / "tests" / "data" / "families.json"
 
-# Extra rows: a spec checked with network parameters set (--set NAME=VALUE).
+EFFICIENTNETS = [f"b{i}" for i in range(8)]
+REGNETS = [f"{kind}_{size}" for kind in "yx" for size in ("400mf", "800mf", "1_6gf", "3_2gf",
+                                                         "8gf", "16gf", "32gf")] + ["y_128gf"]
+# Extra rows: a spec checked with network parameters set (--set NAME=VALUE); a family
+# spec's first named variant is its plain row.
 VARIANTS = {
     "resnet50": [{"v1": "true"}],
     "resnet101": [{"v1": "true"}],
     "resnet152": [{"v1": "true"}],
+    "efficientnet": [{"variant": v} for v in EFFICIENTNETS[1:]],
+    "regnet": [{"variant": v} for v in REGNETS if v != "y_400mf"],
+    "mobilenet_v2": [{"width": w} for w in ("0.35", "0.5", "0.75", "1.3", "1.4")],
+    "resnet_cifar": [*({"depth": str(d)} for d in (32, 44, 56, 110, 1202)),
+                     {"depth": "56", "shortcut": "B"}],
 }
+# What a family spec's plain row is (its defaults), to match torchvision's counts.
+FAMILY_DEFAULTS = {"efficientnet": {"variant": "b0"}, "regnet": {"variant": "y_400mf"},
+                   "mobilenet_v2": {"width": "1.0"}, "resnet_cifar": {"depth": "20"}}
 
 # The order of the table: the lectures' toys, then roughly by year; other specs follow.
 ORDER = ["lenet5", "xo_toy", "direction_toy", "alexnet", "alexnet2012", "zfnet", "vgg16",
          "vgg16_bn", "vgg19", "googlenet", "googlenet2014", "bn_inception", "resnet18",
-         "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
-         "wide_resnet50_2", "densenet121"]
+         "resnet34", "resnet50", "resnet101", "resnet152", "resnet_cifar", "resnext50_32x4d",
+         "wide_resnet50_2", "densenet121", "mobilenet_v2", "efficientnet", "regnet"]
+
+# Tan & Le 2019, table 2: parameters and FLOPs (multiply-adds) per variant.
+EFFICIENTNET_TABLE2 = dict(zip(EFFICIENTNETS, [
+    "5.3 M params, 0.39 G FLOPs", "7.8 M params, 0.70 G FLOPs",
+    "9.2 M params, 1.0 G FLOPs (at 260x260)", "12 M params, 1.8 G FLOPs",
+    "19 M params, 4.2 G FLOPs", "30 M params, 9.9 G FLOPs", "43 M params, 19 G FLOPs",
+    "66 M params, 37 G FLOPs"]))
+# He et al. 2016, table 6: parameters of the CIFAR-10 ResNets (option A).
+CIFAR_TABLE6 = {20: "0.27", 32: "0.46", 44: "0.66", 56: "0.85", 110: "1.7", 1202: "19.4"}
+
+
+def _family_references() -> dict:
+    refs = {}
+    for v in EFFICIENTNETS:
+        key = () if v == "b0" else (("variant", v),)
+        refs[("efficientnet", key)] = (EFFICIENTNET_TABLE2[v], "Tan & Le 2019, table 2")
+    for v in REGNETS:
+        key = () if v == "y_400mf" else (("variant", v),)
+        size = v.split("_", 1)[1]  # 400mf, 1_6gf: the model's mult-adds
+        number = size[:-2].replace("_", ".")
+        flops = f"{number} G" if size.endswith("gf") else f"0.{int(number) // 100} G"
+        refs[("regnet", key)] = (f"{flops} mult-adds (its name)", "Radosavovic et al. 2020")
+    for depth, figure in CIFAR_TABLE6.items():
+        key = () if depth == 20 else (("depth", str(depth)),)
+        refs[("resnet_cifar", key)] = (f"{figure} M params", "He et al. 2016, table 6")
+    return refs
+
 
 # (spec, settings) -> (the paper's or lecture's figure, where it comes from)
 REFERENCES = {
@@ -102,17 +143,32 @@ def shape(dims) -> str:
     return "x".join(str(d) for d in dims)
 
 
-def row(spec: Path, settings: dict[str, str], twins: dict) -> str:
+def _family_twin(spec: str, settings: dict[str, str], families: list) -> dict | None:
+    wanted = {k: str(v) for k, v in {**FAMILY_DEFAULTS.get(spec, {}), **settings}.items()}
+    for row in families:
+        if row["spec"] == spec and {k: str(v) for k, v in row["set"].items()} == wanted:
+            return row
+    return None
+
+
+def row(spec: Path, settings: dict[str, str], twins: dict, families: list) -> str:
     report = check(spec, settings)
     name = spec.stem + "".join(f" `--set {k}={v}`" for k, v in settings.items())
+    if not settings and spec.stem in FAMILY_DEFAULTS:  # the family's default variant
+        name += " (" + ", ".join(f"{k}={v}" for k, v in FAMILY_DEFAULTS[spec.stem].items()) + ")"
     depth = sum(layer["op"] in ("conv", "fc") for layer in report["layers"])
     twin = twins.get(spec.stem) if not settings else None
+    family = _family_twin(spec.stem, settings, families)
     if twin:
         same = "=" if twin["params"] == report["total_params"] else "differs:"
         torchvision = f"{same} {twin['params']:,} ({giga(twin['fvcore_macs'])})"
+    elif family:
+        same = "=" if family["params"] == report["total_params"] else "differs:"
+        torchvision = f"{same} {family['params']:,} (`{family['torchvision']}`)"
     else:
         torchvision = "–"
-    figure, source = REFERENCES.get((spec.stem, tuple(settings.items())), ("–", "–"))
+    figure, source = {**REFERENCES, **_family_references()}.get(
+        (spec.stem, tuple(settings.items())), ("–", "–"))
     return (f"| [{name}](../specs/{spec.name}) | {shape(report['input'])} | "
             f"{shape(report['output'])} | {report['total_params']:,} | "
             f"{giga(report['total_macs'])} | {depth} | {torchvision} | {figure} | {source} |")
@@ -120,12 +176,13 @@ def row(spec: Path, settings: dict[str, str], twins: dict) -> str:
 
 def render() -> str:
     twins = json.loads(ZOO_JSON.read_text())
+    families = json.loads(FAMILIES_JSON.read_text())["variants"]
     rows = []
     specs = sorted(SPECS.glob("*.cnn"),
                    key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else len(ORDER), p.stem))
     for spec in specs:
         for settings in [{}, *VARIANTS.get(spec.stem, [])]:
-            rows.append(row(spec, settings, twins))
+            rows.append(row(spec, settings, twins, families))
     return HEADER + "\n".join(rows) + "\n"
 
 

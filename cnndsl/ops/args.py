@@ -103,7 +103,7 @@ def _show(v) -> str:
         return repr(v) if v not in ("same", "valid", "global") else v
     if isinstance(v, float):  # 8.4, not 8.399999999999999; but never a fraction shown whole
         short = f"{v:.12g}"
-        return short if float(short).is_integer() == v.is_integer() else repr(v)
+        return repr(v) if v.is_integer() or float(short).is_integer() else short
     return repr(v)
 
 
