@@ -68,8 +68,11 @@ def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
         callee = item.child.variant.class_name if item.child else item.callee
         args = [e if kw is None else f"{kw}={e}" for (kw, _), e in zip(item.args, exprs)]
         init += _call_lines(f"self.{item.attr} = ", callee, args, indent=8)
+    signature = _call_lines("def ", "__init__", ["self", *(p.name for p in variant.params)],
+                            indent=4)
+    signature[-1] += ":"  # wrapped as black wraps a long def (MBConv has a dozen arguments)
     return {"name": variant.class_name, "doc": _docstring(variant, variants, graph),
-            "params": "".join(f", {p.name}" for p in variant.params), "init": init,
+            "signature": signature, "init": init,
             "arguments": arguments, "forward": forward_lines, "result": result}
 
 
