@@ -11,7 +11,7 @@ from cnndsl.elaborate.program import load_program
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "language.md").read_text()
 SNIPPETS = [s for s in re.findall(r"```\n(.*?)```", DOC, re.S)
-            if ("block " in s or "network " in s) and "..." not in s]
+            if ("block " in s or "network " in s or "def " in s) and "..." not in s]
 
 
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=[f"snippet{i}" for i in range(len(SNIPPETS))])
@@ -21,11 +21,27 @@ def test_language_doc_example_checks(snippet):
         net = cnndsl.loads(snippet, path=path)
         assert net.warnings == []
     else:
-        assert load_program(snippet, path).blocks
+        program = load_program(snippet, path)
+        assert program.blocks or program.functions
 
 
 def test_doc_has_examples():
     assert len(SNIPPETS) >= 10
+
+
+def test_doc_lists_every_built_in_function():
+    from cnndsl.elaborate.builtins import BUILTINS
+    functions = DOC.split("## Functions", 1)[1].split("\n## ", 1)[0]
+    assert [name for name in BUILTINS if f"`{name}(" not in functions] == []
+
+
+@pytest.mark.parametrize("construct", ["pad_channels", "crop(like=", "defaults {", "def ",
+                                       " in VALUES", "--list-params", "[2 * c for c in"])
+def test_doc_shows_each_design_rule_construct(construct):
+    """Each piece the family specs need is documented with an example that checks."""
+    assert construct in DOC
+    if construct not in (" in VALUES", "--list-params", "[2 * c for c in"):
+        assert any(construct in s for s in SNIPPETS)
 
 
 README = (ROOT / "README.md").read_text()
