@@ -16,7 +16,7 @@ from cnndsl.ops.registry import REQUIRED, NamedTensor, OpDef, SameAs
 from cnndsl.syntax import ast
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per layer written: kept cheap to make
 class CallSite:
     """What binding a layer's arguments needs from where the layer is written."""
 
