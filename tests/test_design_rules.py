@@ -84,6 +84,18 @@ def test_expression_errors(source, message):
     assert info.value.span.path == "expr.cnn" and info.value.span.line == 1
 
 
+def test_nested_comprehensions_are_stopped_before_they_hang():
+    """Each list is at most 100,000 values, but nested comprehensions multiply: all the
+    comprehensions of a check share a budget of items (1,000,000; here 10)."""
+    from cnndsl.elaborate.expressions import Environment
+    module = parse_text("block b(x = [[j for j in range(5)] for i in range(3)]) { relu }", "e.cnn")
+    expr = module.blocks[0].params[0].default
+    assert Evaluator({}, None, Environment(items_left=18))(expr) == ((0, 1, 2, 3, 4),) * 3
+    with pytest.raises(cnndsl.SpecError) as info:
+        Evaluator({}, None, Environment(items_left=10))(expr)
+    assert "comprehensions compute more than 1,000,000 values" in info.value.message
+
+
 def net(body: str, head: str = "", **kwargs) -> cnndsl.Network:
     return cnndsl.loads(f"{head}\nnetwork n {{\n  input 3x16x16\n{body}\n}}\n", "n.cnn", **kwargs)
 

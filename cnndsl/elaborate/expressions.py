@@ -20,6 +20,7 @@ from cnndsl.syntax import ast
 # Bare words that mean themselves when no parameter has that name.
 SYMBOLS = ("same", "valid", "global")
 MAX_MAGNITUDE = 10 ** 18  # far beyond any real network; stops 2**10**9 before it hangs
+MAX_ITEMS = 1_000_000  # comprehension items per check, over all expressions (about 1 s)
 
 
 def _divide(a, b):
@@ -50,6 +51,14 @@ class Environment:
     constants: dict[str, object] = field(default_factory=dict)
     functions: dict[str, ast.FuncDef] = field(default_factory=dict)
     calling: list[ast.FuncDef] = field(default_factory=list)  # the `def`s being evaluated
+    items_left: int = MAX_ITEMS  # comprehension items all expressions may still compute
+
+    def spend(self, items: int, span: Span) -> None:
+        """Nested comprehensions multiply: stop them before they hang the checker."""
+        self.items_left -= items
+        if self.items_left < 0:
+            raise SpecError(f"the spec's comprehensions compute more than {MAX_ITEMS:,} values",
+                            span, "far beyond any real network: is a range() too large?")
 
 
 class Evaluator:
@@ -245,9 +254,12 @@ class Evaluator:
 
     def _Comprehension(self, e: ast.Comprehension):
         result = []
-        for item in items_of(self(e.iterable), e.iterable.span, "a list comprehension"):
-            inner = self.fork({**self.names, **unpack(e.names, item, e.iterable.span)},
-                              self.shape)
+        items = items_of(self(e.iterable), e.iterable.span, "a list comprehension")
+        self.env.spend(len(items), e.span)
+        names = dict(self.names)  # one scope for the loop names, rebound per item
+        inner = self.fork(names, self.shape)
+        for item in items:
+            names.update(unpack(e.names, item, e.iterable.span))
             if e.condition is None or inner.condition(e.condition):
                 result.append(inner(e.element))
         list_length_ok(len(result), e.span)
