@@ -2,7 +2,7 @@
 
 Measures in one run, each as a fresh process (median of --repeats, with peak RSS):
   1. torchinfo's summary of torchvision's resnet152 (the issue's reference: 5.4 s, 950 MiB)
-  2. `cnndsl check specs/resnet152.cnn`
+  2. `cnndsl check specs/resnet152.cnn`, and EfficientNet-B7 from its family spec
   3. generated specs of 250 / 500 / 1,000 / 2,000 residual blocks (the cost must be linear)
 
     pip install torchinfo      # the benchmark's only extra; not a cnndsl dependency
@@ -57,20 +57,22 @@ def generated_spec(blocks: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_process(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
+def run_process(argv: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MiB) and CPU seconds (user + system) of one child
+    process; CPU time barely moves when other work shares the machine, wall time does."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"failed: {' '.join(argv)}\n{proc.stderr.read().decode()}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
-def measure(argv: list[str], repeats: int) -> tuple[float, float]:
+def measure(argv: list[str], repeats: int) -> tuple[float, float, float]:
     runs = [run_process(argv) for _ in range(repeats)]
-    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+    return (statistics.median(r[0] for r in runs), max(r[1] for r in runs),
+            statistics.median(r[2] for r in runs))
 
 
 def machine() -> str:
@@ -99,6 +101,10 @@ def main() -> None:
                      *measure([py, "-c", TORCHINFO], max(1, args.repeats // 2 + 1)), None))
     rows.append(("cnndsl check specs/resnet152.cnn",
                  *measure(check + ["specs/resnet152.cnn"], args.repeats), None))
+    if (ROOT / "specs" / "efficientnet.cnn").exists():  # a family: every width from its rule
+        rows.append(("cnndsl check specs/efficientnet.cnn --set variant=b7",
+                     *measure(check + ["specs/efficientnet.cnn", "--set", "variant=b7"],
+                              args.repeats), None))
     with tempfile.TemporaryDirectory() as tmp:
         for blocks in (250, 500, 1000, 2000):
             spec = Path(tmp) / f"generated{blocks}.cnn"
@@ -110,13 +116,15 @@ def main() -> None:
     reference = rows[0][1] if not args.skip_torchinfo else None
     print(f"machine: {machine()}; {time.strftime('%Y-%m-%d')}; median of {args.repeats} runs")
     if args.markdown:
-        print("\n| what | layers | wall (s) | peak RSS (MiB) | vs torchinfo |\n|---|---:|---:|---:|---:|")
-    for name, wall, rss, layers in rows:
+        print("\n| what | layers | wall (s) | CPU (s) | peak RSS (MiB) | vs torchinfo |\n"
+              "|---|---:|---:|---:|---:|---:|")
+    for name, wall, rss, cpu, layers in rows:
         ratio = f"{reference / wall:.1f}x faster" if reference and "torchinfo" not in name else ""
         if args.markdown:
-            print(f"| {name} | {layers or ''} | {wall:.3f} | {rss:.0f} | {ratio} |")
+            print(f"| {name} | {layers or ''} | {wall:.3f} | {cpu:.3f} | {rss:.0f} | {ratio} |")
         else:
-            print(f"{name:45s} {layers or '':>7} {wall:8.3f} s {rss:7.0f} MiB  {ratio}")
+            print(f"{name:54s} {layers or '':>7} {wall:8.3f} s {cpu:7.3f} s CPU {rss:5.0f} MiB"
+                  f"  {ratio}")
 
 
 if __name__ == "__main__":

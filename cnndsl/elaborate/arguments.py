@@ -22,14 +22,22 @@ class CallSite:
 
     evaluate: Evaluator
     defaults: Settings  # `defaults { ... }` in force here
-    tensor: Callable[[ast.NameRef], NamedTensor]  # a named value (`crop(like=skip)`)
     origins: dict[str, Span]  # where each `let` here was computed, for error notes
+    # a named value (`crop(like=skip)`): resolve(ref, context) of the elaborator
+    resolve: Callable[[ast.NameRef, object], NamedTensor]
+    context: object
+
+    def tensor(self, ref: ast.NameRef) -> NamedTensor:
+        return self.resolve(ref, self.context)
+
+
+_NONE: dict = {}
 
 
 def bind_op_args(op: OpDef, call: ast.Call, site: CallSite) -> dict:
     bound = match_arguments(op.name, [a.name for a in op.args], call)
     attrs: dict[str, object] = {}
-    scoped = site.defaults.get(op.name, {})
+    scoped = site.defaults.get(op.name, _NONE) if site.defaults else _NONE
     for arg in op.args:
         if arg.name in bound:
             expr = bound[arg.name]

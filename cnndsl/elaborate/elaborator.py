@@ -206,8 +206,8 @@ class Elaborator:
             return current
         op = lookup(name)
         if op is not None and op.arity == 1:
-            site = CallSite(self._evaluator(current, ctx), ctx.defaults,
-                            lambda ref: self._named_tensor(ref, ctx), ctx.origins)
+            site = CallSite(self._evaluator(current, ctx), ctx.defaults, ctx.origins,
+                            self._named_tensor, ctx)
             attrs = bind_op_args(op, call, site)
             return self.builder.add(op, attrs, [current], call.span, ctx.scope)
         block = self.program.blocks.get(name)
