@@ -100,14 +100,19 @@ def make_divisible(v, divisor=8):  # torchvision's _make_divisible, for the chec
     return new + divisor if new < 0.9 * v else new
 
 
-def mbconv_calls(net) -> list[tuple]:
-    """(c, t, k, stride) of every mbconv block call, in order."""
+def block_calls(net, block: str) -> list[dict]:
+    """The arguments of every call of `block`, in order."""
     frames = {}
     for node in net.graph.nodes:
         for frame in node.scope:
-            if frame.block == "mbconv":
+            if frame.block == block:
                 frames.setdefault(frame.name, dict(frame.args))
-    return [(a["c"], a["t"], a["k"], a["stride"]) for a in frames.values()]
+    return list(frames.values())
+
+
+def mbconv_calls(net) -> list[tuple]:
+    """(c, t, k, stride) of every mbconv block call, in order."""
+    return [(a["c"], a["t"], a["k"], a["stride"]) for a in block_calls(net, "mbconv")]
 
 
 def efficientnet_rule(baseline, width, depth) -> list[tuple]:
@@ -163,13 +168,8 @@ def test_efficientnet_baseline_edit_reaches_every_variant():
 
 def regnet_stages(net) -> list[tuple]:
     """(width, blocks, group width) per stage, read from the regnet_block calls."""
-    calls = {}
-    for node in net.graph.nodes:
-        for frame in node.scope:
-            if frame.block == "regnet_block":
-                calls.setdefault(frame.name, dict(frame.args))
     stages = []
-    for a in calls.values():
+    for a in block_calls(net, "regnet_block"):
         if a["stride"] == 2:
             stages.append([a["w"], 0, a["g"]])
         stages[-1][1] += 1

@@ -9,8 +9,6 @@ per family, and a mutated spec must fail it."""
 from __future__ import annotations
 
 import inspect
-import json
-import math
 import re
 from functools import partial
 
@@ -23,7 +21,7 @@ from torchvision.models.regnet import BlockParams, RegNet  # noqa: E402
 import cnndsl  # noqa: E402
 from cnndsl.backends.torch import load_weights  # noqa: E402
 
-from conftest import ROOT, SPECS  # noqa: E402
+from conftest import SPECS  # noqa: E402
 from test_families import FAMILIES, regnet_stages  # noqa: E402
 from test_torch_backend import randomize  # noqa: E402
 
@@ -136,21 +134,7 @@ def test_variant_computes_torchvisions_outputs(spec, settings, build, size):
 def stress(module, seed: int = 0):
     """float64; He-scaled weights; biases, batch-norm scales, shifts and statistics all
     random and far from their initial values."""
-    module.double()
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in module.state_dict().items():
-            leaf = name.rsplit(".", 1)[-1]
-            if leaf == "num_batches_tracked":
-                t.zero_()
-            elif leaf == "running_var":
-                t.uniform_(0.5, 2.0, generator=g)
-            elif leaf == "weight" and t.dim() == 1:  # batch-norm scale
-                t.uniform_(0.5, 1.5, generator=g)
-            elif t.dim() >= 2:
-                t.normal_(0.0, math.sqrt(2.0 / t[0].numel()), generator=g)
-            else:  # biases, batch-norm shifts and running means
-                t.normal_(0.0, 0.5, generator=g)
+    randomize(module.double(), seed, variance=(0.5, 2.0), scale=(0.5, 1.5), spread=0.5)
     return module.eval()
 
 

@@ -37,8 +37,12 @@ TWINS = {
 INPUT = {"alexnet": 64}
 
 
-def randomize(module, seed: int = 0) -> None:
-    """Non-trivial random weights and batch-norm statistics, fast (no init schemes)."""
+def randomize(module, seed: int = 0, variance=(0.5, 1.5), scale=(0.1, 0.5),
+              spread: float = 0.1) -> None:
+    """Non-trivial random weights and batch-norm statistics, fast (no init schemes):
+    He-scaled weights, batch-norm variances and scales drawn from the given ranges
+    (small scales, so that deep residual stacks keep outputs near 1), biases, shifts
+    and running means from N(0, spread)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, t in module.state_dict().items():
@@ -46,13 +50,13 @@ def randomize(module, seed: int = 0) -> None:
             if leaf == "num_batches_tracked":
                 t.zero_()
             elif leaf == "running_var":
-                t.uniform_(0.5, 1.5, generator=g)
-            elif leaf == "weight" and t.dim() == 1:  # batch-norm scale: small, so that deep
-                t.uniform_(0.1, 0.5, generator=g)  # residual stacks keep outputs near 1
+                t.uniform_(*variance, generator=g)
+            elif leaf == "weight" and t.dim() == 1:  # batch-norm scale
+                t.uniform_(*scale, generator=g)
             elif t.dim() >= 2:
                 t.normal_(0.0, math.sqrt(2.0 / t[0].numel()), generator=g)
             else:  # biases, running means
-                t.normal_(0.0, 0.1, generator=g)
+                t.normal_(0.0, spread, generator=g)
 
 
 def torchvision_model(name):

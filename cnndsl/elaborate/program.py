@@ -72,24 +72,14 @@ def _define_block(program: Program, block: ast.BlockDef) -> None:
     if lookup(block.name) is not None or block.name == "identity":
         raise SpecError(f"block {block.name!r} has the name of a built-in layer", block.span,
                         "rename the block")
-    previous = program.blocks.get(block.name)
-    if previous is not None:
-        raise SpecError(f"block {block.name!r} is defined twice", block.span,
-                        notes=((previous.span, "first defined here"),))
-    _check_unique_params(block.params, f"block {block.name!r}")
-    program.blocks[block.name] = block
+    _define_once(program.blocks, block, "block")
 
 
 def _define_function(program: Program, fn: ast.FuncDef) -> None:
     if fn.name in BUILTINS:
         raise SpecError(f"function {fn.name!r} has the name of a built-in function", fn.span,
                         "rename the function")
-    previous = program.functions.get(fn.name)
-    if previous is not None:
-        raise SpecError(f"function {fn.name!r} is defined twice", fn.span,
-                        notes=((previous.span, "first defined here"),))
-    _check_unique_params(fn.params, f"function {fn.name!r}")
-    program.functions[fn.name] = fn
+    _define_once(program.functions, fn, "function")
 
 
 def _define_constants(program: Program, constants: tuple[ast.Let, ...]) -> None:
@@ -103,9 +93,17 @@ def _define_constants(program: Program, constants: tuple[ast.Let, ...]) -> None:
         program.constants.append(let)
 
 
-def _check_unique_params(params: tuple[ast.Param, ...], owner: str) -> None:
+def _define_once(table: dict, definition, kind: str) -> None:
+    """Add a block or function to `table`, refusing a second definition of its name and
+    a parameter listed twice."""
+    previous = table.get(definition.name)
+    if previous is not None:
+        raise SpecError(f"{kind} {definition.name!r} is defined twice", definition.span,
+                        notes=((previous.span, "first defined here"),))
     seen: set[str] = set()
-    for param in params:
+    for param in definition.params:
         if param.name in seen:
-            raise SpecError(f"parameter {param.name!r} appears twice in {owner}", param.span)
+            raise SpecError(f"parameter {param.name!r} appears twice in {kind} "
+                            f"{definition.name!r}", param.span)
         seen.add(param.name)
+    table[definition.name] = definition
