@@ -96,11 +96,13 @@ def load(path: str | Path, input: str | Shape | None = None,
 
 
 def parameters(path: str | Path) -> dict:
-    """The knobs of the spec at `path`: {"network", "params": [{"name", "default",
-    "choices"}]}, where choices is None when the spec does not list the values."""
+    """The knobs of the spec at `path`: {"network", "path", "params": [{"name",
+    "default", "choices", "follows"}]}: choices is None when the spec does not list
+    the values; follows names the earlier parameters the default is computed from."""
     program = load_program(read_spec(path), str(path))
     name, found = knobs(program)
     return {"network": name, "path": str(path),
             "params": [{"name": k.name, "default": k.default,
-                        "choices": None if k.choices is None else list(k.choices)}
+                        "choices": None if k.choices is None else list(k.choices),
+                        "follows": list(k.follows)}
                        for k in found]}

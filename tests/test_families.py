@@ -219,7 +219,7 @@ def test_googlenet_defaults_reach_every_batch_norm_of_its_library_blocks():
     ("resnet_cifar", 'depth    = 20    one of 20, 32, 44, 56, 110, 1202'),
     ("resnet_cifar", 'shortcut = "A"   one of "A", "B"'),
     ("mobilenet_v2", 'width   = 1.0    any value'),
-    ("regnet", 'wa          = 27.89       any value'),
+    ("regnet", 'wa          = 27.89       any value (the default follows variant)'),
     ("regnet", 'variant     = "y_400mf"   one of "y_400mf", "y_800mf", "y_1_6gf"'),
 ])
 def test_list_params_names_every_knob_and_its_values(spec, line, capsys):
@@ -234,7 +234,8 @@ def test_list_params_as_json(capsys):
     found = json.loads(capsys.readouterr().out)
     assert found["network"] == "efficientnet"
     assert found["params"][0] == {"name": "variant", "default": "b0",
-                                  "choices": [f"b{i}" for i in range(8)]}
+                                  "choices": [f"b{i}" for i in range(8)], "follows": []}
+    assert found["params"][1]["follows"] == ["variant"]  # width: VARIANTS[variant][0]
 
 
 @pytest.mark.parametrize("spec, setting, message", [

@@ -47,29 +47,11 @@ def run(args) -> int:
 
 
 def _list_params(args) -> int:
-    from cnndsl.elaborate.values import describe
     from cnndsl.network import parameters
+    from cnndsl.report.params import render_params, render_params_markdown
     if args.set or args.input:
         raise SpecError("--list-params lists the defaults: leave out --set and --input")
     found = parameters(args.spec)
-    if args.format == "json":
-        print(json.dumps(found, indent=1))
-        return 0
-    rows = [(p["name"], describe(p["default"]),
-             "any" if p["choices"] is None else ", ".join(describe(c) for c in p["choices"]))
-            for p in found["params"]]
-    if args.format == "markdown":
-        print(f"### {found['network']} parameters\n\n| parameter | default | values |\n"
-              "|---|---|---|")
-        print("\n".join("| " + " | ".join(c.replace("|", "\\|") for c in (f"`{n}`", f"`{d}`", v))
-                        + " |" for n, d, v in rows))
-        return 0
-    print(f"{found['network']} ({found['path']}): parameters for --set NAME=VALUE")
-    if not rows:
-        print("  (none)")
-    width = max((len(n) for n, _, _ in rows), default=0)
-    dwidth = max((len(d) for _, d, _ in rows), default=0)
-    for name, default, values in rows:
-        print(f"  {name.ljust(width)} = {default.ljust(dwidth)}   "
-              f"{'any value' if values == 'any' else 'one of ' + values}")
+    print(json.dumps(found, indent=1) if args.format == "json" else
+          render_params_markdown(found) if args.format == "markdown" else render_params(found))
     return 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from cnndsl.elaborate.expressions import Environment, Evaluator, unknown_name
 from cnndsl.elaborate.matching import allowed_values, check_choice
+from cnndsl.elaborate.usage import referenced_names
 from cnndsl.elaborate.values import unpack
 from cnndsl.errors import Span, SpecError
 from cnndsl.syntax import ast
@@ -50,11 +51,17 @@ class Knob:
     name: str
     default: object
     choices: tuple | None  # None: any value the network accepts
+    follows: tuple[str, ...]  # earlier parameters its default is computed from
     span: Span
 
 
 def network_knobs(net: ast.NetworkDef, env: Environment) -> list[Knob]:
     """The parameters `--set` can change, with their defaults and allowed values."""
     names: dict[str, object] = bind_network_params(net, {}, env)
-    return [Knob(p.name, names[p.name], allowed_values(p, Evaluator(names, None, env)), p.span)
-            for p in net.params]
+    knobs = []
+    for k, p in enumerate(net.params):
+        earlier = {q.name for q in net.params[:k]}
+        follows = tuple(sorted(referenced_names(p.default) & earlier)) if p.default else ()
+        knobs.append(Knob(p.name, names[p.name], allowed_values(p, Evaluator(names, None, env)),
+                          follows, p.span))
+    return knobs

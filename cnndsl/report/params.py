@@ -1,0 +1,38 @@
+"""`cnndsl check SPEC --list-params`: a network's knobs, their defaults and the values
+each allows, as text or Markdown (`--format json` prints cnndsl.network.parameters)."""
+
+from __future__ import annotations
+
+from cnndsl.elaborate.values import describe
+
+
+def _rows(found: dict) -> list[tuple[str, str, str]]:
+    rows = []
+    for p in found["params"]:
+        values = ("any value" if p["choices"] is None
+                  else "one of " + ", ".join(describe(c) for c in p["choices"]))
+        if p["follows"]:
+            values += f" (the default follows {', '.join(p['follows'])})"
+        rows.append((p["name"], describe(p["default"]), values))
+    return rows
+
+
+def render_params(found: dict) -> str:
+    rows = _rows(found)
+    lines = [f"{found['network']} ({found['path']}): parameters for --set NAME=VALUE"]
+    if not rows:
+        lines.append("  (none)")
+    width = max((len(n) for n, _, _ in rows), default=0)
+    dwidth = max((len(d) for _, d, _ in rows), default=0)
+    for name, default, values in rows:
+        lines.append(f"  {name.ljust(width)} = {default.ljust(dwidth)}   {values}")
+    return "\n".join(lines)
+
+
+def render_params_markdown(found: dict) -> str:
+    lines = [f"### {found['network']} parameters", "", "| parameter | default | values |",
+             "|---|---|---|"]
+    for name, default, values in _rows(found):
+        cells = (f"`{name}`", f"`{default}`", values)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
