@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 from lark import Lark, Token
@@ -106,8 +107,15 @@ def _describe(terminal: str) -> str:
 _OPERATORS = {"MULOP", "SIGN", "POWOP", "COMPARE", "__ANON_0", "AND", "OR"}
 
 
-def _expected_list(expected) -> str:
-    if "RPAR" in expected:  # inside an argument list, only these two help
+# What may follow a value inside each kind of bracket, when it is the innermost open one.
+_INSIDE = {"(": ("COMMA", "RPAR"), "[": ("COMMA", "RSQB"), "{": ("COLON", "COMMA", "RBRACE")}
+_CLOSER = {"(": "RPAR", "[": "RSQB", "{": "COLON"}
+
+
+def _expected_list(expected, opener: str | None = None) -> str:
+    if opener in _INSIDE and _CLOSER[opener] in expected:  # only these help inside it
+        expected = [t for t in _INSIDE[opener] if t in expected]
+    elif "RPAR" in expected and "RSQB" not in expected:  # inside an argument list
         expected = [t for t in ("COMMA", "RPAR") if t in expected]
     wanted = [t for t in expected if t not in _OPERATORS] or list(expected)
     if "_NL" in wanted:
@@ -116,6 +124,22 @@ def _expected_list(expected) -> str:
     if len(names) > 6:
         return "a statement or expression" if "a name" in names else ", ".join(names[:6]) + ", ..."
     return " or ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _innermost_bracket(path: str, line: int, column: int) -> str | None:
+    """The innermost bracket still open before (line, column): '(', '[' or '{'."""
+    lines = source_text(path).splitlines()[:line]
+    if lines:
+        lines[-1] = lines[-1][:column - 1]
+    stack: list[str] = []
+    for text in lines:
+        text = re.sub(r'"[^"\n]*"', '""', text).split("#", 1)[0]  # strings, comments
+        for char in text:
+            if char in "([{":
+                stack.append(char)
+            elif char in ")]}" and stack:
+                stack.pop()
+    return stack[-1] if stack else None
 
 
 def _starts_line(path: str, tok) -> bool:
@@ -133,12 +157,19 @@ def _syntax_error(exc: UnexpectedInput, path: str) -> SpecError:
     elif isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         tok = exc.token
         shown = "line break" if tok.type == "_NL" else repr(str(tok))
-        message = f"unexpected {shown}; expected {_expected_list(exc.expected)}"
-        if ("COMMA" in exc.expected and tok.type in ("INT", "FLOAT", "NAME", "DIMS", "STRING")
+        opener = _innermost_bracket(path, tok.line, tok.column)
+        message = f"unexpected {shown}; expected {_expected_list(exc.expected, opener)}"
+        closer = {"(": ")", "[": "]"}.get(opener, ")")
+        if opener == "{" and "COLON" in exc.expected:
+            hint = 'a table is {KEY: VALUE, ...}, e.g. {"b0": (1.0, 224)}'
+        elif ("COMMA" in exc.expected and tok.type in ("INT", "FLOAT", "NAME", "DIMS", "STRING")
                 and not _starts_line(path, tok)):
-            hint = "is a ',' missing between two arguments?"
-        elif "RPAR" in exc.expected and tok.type != "RBRACE":
-            hint = "is a ')' missing? an open '(' continues over line breaks"
+            hint = (f"is a ',' missing between two "
+                    f"{'arguments' if opener in (None, '(') else 'values'}?")
+        elif ("RPAR" in exc.expected or "RSQB" in exc.expected) and tok.type != "RBRACE":
+            hint = f"is a '{closer}' missing? an open '{opener or '('}' continues over line breaks"
+        elif tok.type == "DEF":
+            hint = "functions are defined outside blocks and networks, at the top of a file"
         elif "_NL" in exc.expected and tok.type in ("NAME", "MERGE", "REPEAT", "FOR", "IF", "LET"):
             hint = "separate statements with a new line or ';'"
         line, column = tok.line, tok.column
