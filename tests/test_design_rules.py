@@ -165,6 +165,13 @@ def test_let_unpacks_and_may_come_before_input():
     assert "a, b needs 2 values, got 3 values" in info.value.message
 
 
+def test_graph_params_are_the_network_parameters_not_its_lets():
+    """What a checkpoint stores and `build --weights` sets again: never a let's name."""
+    n = cnndsl.loads("network n(c = 4) {\n  let side = 8\n  input (3, side, side)\n"
+                     "  let d = 2 * c\n  conv(d, 1)\n}", "n.cnn")
+    assert n.graph.params == (("c", 4),)
+
+
 def test_block_parameter_choices_are_checked_at_the_call():
     head = 'block act(kind in ("relu", "tanh") = "relu") { if kind == "relu" { relu } else { tanh } }'
     assert [n.op for n in net("  conv(4, 1); act(\"tanh\")", head).graph.layers()] == \

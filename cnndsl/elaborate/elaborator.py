@@ -54,7 +54,7 @@ class Elaborator:
     def network(self, net: ast.NetworkDef, input_shape: Shape | None,
                 overrides: dict[str, object]) -> Graph:
         names = bind_network_params(net, overrides, self.env)
-        ctx = Context(names, {})
+        ctx = Context(dict(names), {})  # its lets are not the network's parameters
         statements = list(net.body.statements)
         while statements and isinstance(statements[0].action, ast.Let):  # `input (3, s, s)`
             self._Let(statements.pop(0).action, None, ctx)
