@@ -228,6 +228,7 @@ def test_defaults_values_are_expressions_and_show_in_the_table():
     ("defaults { conv_bn(c=4) }", "defaults sets layer arguments; 'conv_bn' is a block"),
     ("defaults { nosuch(a=1) }", "defaults sets layer arguments; 'nosuch' is not a layer"),
     ("defaults { crop(like=x) }", "defaults cannot set crop like=, which names a tensor"),
+    ("defaults { bn(eps=0.1) } -> x", "`-> x` names a tensor, and `defaults` makes none"),
 ])
 def test_defaults_errors(body, message):
     with pytest.raises(cnndsl.SpecError) as info:

@@ -104,9 +104,10 @@ class Elaborator:
     def statement(self, st: ast.Statement, current: int, ctx: Context) -> int:
         self.builder.step(st.span)
         handler = getattr(self, "_" + type(st.action).__name__)
-        if st.bind and isinstance(st.action, ast.Let):
-            raise SpecError(f"`-> {st.bind}` names a tensor, and `let` makes a number",
-                            st.span, "bind the tensor after a layer, e.g. `conv(64, 3) -> "
+        if st.bind and isinstance(st.action, (ast.Let, ast.Defaults)):
+            made = "`let` makes a number" if isinstance(st.action, ast.Let) \
+                else "`defaults` makes none"
+            raise SpecError(f"`-> {st.bind}` names a tensor, and {made}", st.span, "bind the tensor after a layer, e.g. `conv(64, 3) -> "
                             f"{st.bind}`, or `identity -> {st.bind}` for the current one")
         result = handler(st.action, current, ctx)
         if st.bind:
