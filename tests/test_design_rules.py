@@ -157,7 +157,8 @@ def test_function_and_constant_errors(head, body, message):
 def test_let_unpacks_and_may_come_before_input():
     n = cnndsl.loads('let SIZES = {"s": (16, 8), "l": (32, 16)}\n'
                      "network n(size in SIZES = \"s\") {\n  let side, c = SIZES[size]\n"
-                     "  input (3, side, side)\n  let a, b = (c, 2 * c)\n  conv(a, 3); conv(b, 1)\n}",
+                     "  input (3, side, side)\n  let a, b = (c, 2 * c)\n"
+                     "  conv(a, 3); conv(b, 1)\n}",
                      "n.cnn", params={"size": "l"})
     assert n.input_shape == (3, 32, 32) and channels(n) == [16, 32]
     with pytest.raises(cnndsl.SpecError) as info:
@@ -173,7 +174,8 @@ def test_graph_params_are_the_network_parameters_not_its_lets():
 
 
 def test_block_parameter_choices_are_checked_at_the_call():
-    head = 'block act(kind in ("relu", "tanh") = "relu") { if kind == "relu" { relu } else { tanh } }'
+    head = ('block act(kind in ("relu", "tanh") = "relu") '
+            '{ if kind == "relu" { relu } else { tanh } }')
     assert [n.op for n in net("  conv(4, 1); act(\"tanh\")", head).graph.layers()] == \
         ["conv", "tanh"]
     with pytest.raises(cnndsl.SpecError) as info:

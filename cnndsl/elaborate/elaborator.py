@@ -107,8 +107,9 @@ class Elaborator:
         if st.bind and isinstance(st.action, (ast.Let, ast.Defaults)):
             made = "`let` makes a number" if isinstance(st.action, ast.Let) \
                 else "`defaults` makes none"
-            raise SpecError(f"`-> {st.bind}` names a tensor, and {made}", st.span, "bind the tensor after a layer, e.g. `conv(64, 3) -> "
-                            f"{st.bind}`, or `identity -> {st.bind}` for the current one")
+            raise SpecError(f"`-> {st.bind}` names a tensor, and {made}", st.span,
+                            f"bind the tensor after a layer, e.g. `conv(64, 3) -> {st.bind}`, "
+                            f"or `identity -> {st.bind}` for the current one")
         result = handler(st.action, current, ctx)
         if st.bind:
             self._bind(st, result, ctx)
