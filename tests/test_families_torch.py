@@ -126,7 +126,9 @@ def test_variant_computes_torchvisions_outputs(spec, settings, build, size):
     with torch.no_grad():
         ours, theirs = module(x), reference(x)
     assert ours.shape == theirs.shape == (2, 1000)
-    assert (ours - theirs).abs().max().item() <= 1e-4 * max(1.0, theirs.abs().max().item())
+    # float32 differs from torchvision by 1e-7 at most here; a wrong batch-norm epsilon in
+    # B5 (1e-5 for TensorFlow's 1e-3) moves the outputs by 1.4e-4
+    assert (ours - theirs).abs().max().item() <= 1e-5 * max(1.0, theirs.abs().max().item())
 
 
 # ---- the stress regime ----------------------------------------------------------------
