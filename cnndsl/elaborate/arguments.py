@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from cnndsl.elaborate.expressions import Evaluator
+from cnndsl.elaborate.late import Late, Pending, late_error
 from cnndsl.errors import SpecError
 from cnndsl.ir.graph import Shape
 from cnndsl.ops.registry import REQUIRED, OpDef, SameAs
@@ -44,6 +45,11 @@ def bind_op_args(op: OpDef, call: ast.Call, evaluate: Evaluator) -> dict:
         if arg.name in bound:
             expr = bound[arg.name]
             value = evaluate(expr)
+            if isinstance(value, Late):
+                if not arg.late:
+                    raise late_error(value, f"{op.name} {arg.name}", expr.span)
+                attrs[arg.name] = Pending(value, arg.convert, f"{op.name} {arg.name}")
+                continue
             try:
                 attrs[arg.name] = arg.convert(value)
             except ValueError as exc:
@@ -64,7 +70,9 @@ def bind_op_args(op: OpDef, call: ast.Call, evaluate: Evaluator) -> dict:
 
 
 def bind_block_args(block: ast.BlockDef, call: ast.Call, evaluate: Evaluator,
-                    shape: Shape) -> dict[str, object]:
+                    shape: Shape, index: int = 0) -> dict[str, object]:
+    """Argument values by parameter name; defaults see earlier parameters, the block's
+    input (`in.channels`) and this call's place among the block's calls (`block.index`)."""
     names = [p.name for p in block.params]
     bound = _match(f"block {block.name}", names, call)
     values: dict[str, object] = {name: evaluate(expr) for name, expr in bound.items()}
@@ -74,7 +82,8 @@ def bind_block_args(block: ast.BlockDef, call: ast.Call, evaluate: Evaluator,
             result[param.name] = values[param.name]
         elif param.default is not None:
             # defaults see earlier parameters and the block's input (`in.channels`)
-            result[param.name] = Evaluator(dict(result), shape)(param.default)
+            result[param.name] = Evaluator(dict(result), shape, (block.name, index))(
+                param.default)
         else:
             raise SpecError(f"block {block.name} needs argument {param.name!r}", call.span,
                             f"call it as {block.name}({', '.join(names)})",

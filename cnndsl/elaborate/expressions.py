@@ -6,6 +6,8 @@ import difflib
 import math
 import operator
 
+from cnndsl.elaborate.late import Late, late_error
+from cnndsl.elaborate.late import value as _value
 from cnndsl.errors import Span, SpecError
 from cnndsl.ir.graph import Shape, format_shape
 from cnndsl.ops.args import show
@@ -42,6 +44,7 @@ FUNCTIONS = {"min": min, "max": max, "abs": abs, "int": int, "round": _round_int
              "floor": math.floor, "ceil": math.ceil}
 
 INPUT_ATTRS = {"channels": 0, "height": 1, "width": 2, "features": 0}
+BLOCK_ATTRS = ("index", "count")
 
 
 def _is_number(v) -> bool:
@@ -51,9 +54,11 @@ def _is_number(v) -> bool:
 class Evaluator:
     """Evaluates expressions against parameter bindings and the current input shape."""
 
-    def __init__(self, names: dict[str, object], shape: Shape | None):
+    def __init__(self, names: dict[str, object], shape: Shape | None,
+                 block: tuple[str, int] | None = None):
         self.names = names
         self.shape = shape
+        self.block = block  # (name, index among its calls) of the innermost block call
 
     def __call__(self, expr) -> object:
         method = getattr(self, "_" + type(expr).__name__)
@@ -80,10 +85,26 @@ class Evaluator:
                             f"{self.shape[0]} features", e.span)
         return self.shape[index]
 
+    def _BlockAttr(self, e: ast.BlockAttr):
+        """block.index: this call's place among the network's calls of the block (from 0);
+        block.count: how many calls the network makes (a Late value, see late.py)."""
+        if e.attr not in BLOCK_ATTRS:
+            raise unknown_name(e.attr, "attribute of `block`", BLOCK_ATTRS, e.span)
+        if self.block is None:
+            raise SpecError(f"block.{e.attr} is defined only inside a block", e.span,
+                            "use it in a block's body or parameter defaults")
+        name, index = self.block
+        if e.attr == "index":
+            return index
+        return Late(lambda counts: counts[name], "block.count", e.span, name)
+
     def _Unary(self, e: ast.Unary):
         value = self(e.operand)
         if e.op == "not":
             return not self._truth(value, e.operand.span)
+        if isinstance(value, Late):
+            return Late(lambda counts: -value.compute(counts), f"-{value.text}", e.span,
+                        value.block)
         if not _is_number(value):
             raise SpecError(f"cannot negate {show(value)}", e.span)
         return -value
@@ -95,28 +116,26 @@ class Evaluator:
                 return left
             return self._truth(self(e.right), e.right.span)
         left, right = self(e.left), self(e.right)
+        if isinstance(left, Late) or isinstance(right, Late):
+            return _late_binary(e, left, right)
         if e.op in _COMPARISON:
             if e.op in ("==", "!=") or (_is_number(left) and _is_number(right)):
                 return _COMPARISON[e.op](left, right)
             raise SpecError(f"cannot compare {show(left)} {e.op} {show(right)}", e.span)
-        if not (_is_number(left) and _is_number(right)):
-            raise SpecError(f"cannot compute {show(left)} {e.op} {show(right)}: "
-                            f"arithmetic needs numbers", e.span)
-        try:
-            result = _ARITHMETIC[e.op](left, right)
-        except ZeroDivisionError:
-            raise SpecError("division by zero", e.span) from None
-        except OverflowError:
-            raise SpecError("number too large", e.span) from None
-        if abs(result) > MAX_MAGNITUDE:
-            raise SpecError(f"number too large ({e.op} gives more than 10**18)", e.span)
-        return result
+        return arithmetic(e.op, left, right, e.span)
 
     def _FuncCall(self, e: ast.FuncCall):
         fn = FUNCTIONS.get(e.name)
         if fn is None:
             raise unknown_name(e.name, "function", list(FUNCTIONS), e.span)
         values = [self(a) for a in e.args]
+        late = next((v for v in values if isinstance(v, Late)), None)
+        if late is not None:
+            return Late(lambda counts: self._function(e, fn, [_value(v, counts) for v in values]),
+                        f"{e.name}(...{late.text}...)", e.span, late.block)
+        return self._function(e, fn, values)
+
+    def _function(self, e: ast.FuncCall, fn, values):
         if not values or not all(_is_number(v) for v in values):
             raise SpecError(f"{e.name}() needs numbers, got "
                             f"({', '.join(show(v) for v in values)})", e.span)
@@ -138,6 +157,8 @@ class Evaluator:
         return tuple(self(i) for i in e.items)
 
     def _truth(self, value, span: Span) -> bool:
+        if isinstance(value, Late):
+            raise late_error(value, "a condition", span)
         if not isinstance(value, bool):
             raise SpecError(f"expected true or false, got {show(value)}", span,
                             "conditions compare values, e.g. `stride != 1`")
@@ -145,6 +166,31 @@ class Evaluator:
 
     def condition(self, expr) -> bool:
         return self._truth(self(expr), expr.span)
+
+
+def arithmetic(op: str, left, right, span: Span):
+    if not (_is_number(left) and _is_number(right)):
+        raise SpecError(f"cannot compute {show(left)} {op} {show(right)}: "
+                        f"arithmetic needs numbers", span)
+    try:
+        result = _ARITHMETIC[op](left, right)
+    except ZeroDivisionError:
+        raise SpecError("division by zero", span) from None
+    except OverflowError:
+        raise SpecError("number too large", span) from None
+    if abs(result) > MAX_MAGNITUDE:
+        raise SpecError(f"number too large ({op} gives more than 10**18)", span)
+    return result
+
+
+def _late_binary(e: ast.Binary, left, right) -> Late:
+    if e.op in _COMPARISON:
+        late = left if isinstance(left, Late) else right
+        raise late_error(late, "a comparison", e.span)
+    late = left if isinstance(left, Late) else right
+    return Late(lambda counts: arithmetic(e.op, _value(left, counts), _value(right, counts),
+                                          e.span), f"{show(left)} {e.op} {show(right)}", e.span,
+                late.block)
 
 
 def unknown_name(name: str, kind: str, candidates, span: Span | None) -> SpecError:

@@ -27,6 +27,8 @@ class Arg:
     convert: Callable[[object], object]  # raises ValueError with a user-facing message
     default: object = REQUIRED
     doc: str = ""
+    # the value may depend on block.count, known only once the network is elaborated
+    late: bool = False
 
 
 def _zero(attrs, inputs, out) -> int:

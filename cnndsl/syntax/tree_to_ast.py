@@ -190,6 +190,9 @@ class TreeToAst(Transformer):
     def input_attr(self, meta, children):
         return ast.InputAttr(str(children[0]), self._span(meta))
 
+    def block_attr(self, meta, children):
+        return ast.BlockAttr(str(children[0]), self._span(meta))
+
     def func_call(self, meta, children):
         name, *args = children
         return ast.FuncCall(str(name), tuple(a for a in args if a is not None), self._span(meta))
