@@ -28,6 +28,14 @@ def test_doc_has_examples():
     assert len(SNIPPETS) >= 10
 
 
+def test_every_layer_has_a_checked_example():
+    """Each op (merges aside) is written in at least one of the snippets checked above."""
+    from cnndsl.ops import OPS
+    text = "\n".join(SNIPPETS)
+    layers = [name for name, op in OPS.items() if op.arity == 1]
+    assert [name for name in layers if not re.search(rf"\b{name}\b", text)] == []
+
+
 README = (ROOT / "README.md").read_text()
 
 

@@ -344,3 +344,43 @@ def test_layernorm_on_flat_features_and_prelu_per_channel():
         x = torch.randn(4, 6, dtype=torch.float64)
         y = _normalise(x, (1,), 1e-5)
         assert torch.allclose(module(x), torch.where(y > 0, y, y * torch.arange(6.0) / 10))
+
+
+def test_convnext_weights_say_what_was_reshaped_and_reordered():
+    """torchvision's ConvNeXt holds its 1x1 convolutions as nn.Linear on channels-last
+    maps and registers each block's layer scale before the block's layers: load_weights
+    pairs both and says so; a missing layer scale is still an error."""
+    net = cnndsl.load(SPECS / "convnext_tiny.cnn", input="3x32x32")
+    with torch.device("meta"):
+        module, reference = net.to_torch(), models.convnext_tiny()
+    theirs = reference.state_dict()
+    report = load_weights(module, theirs, assign=True)
+    assert report.ok and not report.missing
+    assert len(report.reshaped) == 36 and len(report.reordered) == 18
+    assert all(len(ours) == 4 and ours[2:] == (1, 1) and theirs_shape == ours[:2]
+               for _, ours, _, theirs_shape in report.reshaped)
+    assert all(t.endswith(".layer_scale") and o.endswith(".gamma") for o, t in report.reordered)
+    text = str(report)
+    assert "36 reshaped" in text and "18 reordered" in text
+    assert ("convnext_block1.conv2.weight [384, 96, 1, 1] <- features.1.0.block.3.weight "
+            "[384, 96]") in text
+    assert "convnext_block1.layer_scale1.gamma <- features.1.0.layer_scale" in text
+    del theirs["features.5.4.layer_scale"]
+    with pytest.raises(WeightMismatchError, match="convnext_block11.layer_scale1.gamma"):
+        load_weights(net.to_torch(), theirs)
+
+
+def test_torchvision_convnext_weights_export_to_onnx(tmp_path):
+    """The ONNX back end pairs torchvision's names, Linear weights and layer scales the
+    same way: the exported graph computes torchvision's outputs."""
+    ort = pytest.importorskip("onnxruntime")
+    net = cnndsl.load(SPECS / "convnext_tiny.cnn", input="3x32x32")
+    reference = torchvision_model("convnext_tiny")
+    net.to_onnx(tmp_path / "convnext.onnx", state_dict=reference.state_dict())
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    session = ort.InferenceSession(str(tmp_path / "convnext.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    got = session.run(["output"], {"input": x.numpy()})[0]
+    with torch.no_grad():
+        expected = reference(x).numpy()
+    assert abs(got - expected).max() <= 1e-4

@@ -71,8 +71,19 @@ def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
         args = [e if kw is None else f"{kw}={e}" for (kw, _), e in zip(item.args, exprs)]
         init += _call_lines(f"self.{item.attr} = ", callee, args, indent=8)
     return {"name": variant.class_name, "doc": _docstring(variant, variants, graph),
-            "params": "".join(f", {p.name}" for p in variant.params), "init": init,
+            "signature": _signature(["self", *(p.name for p in variant.params)]), "init": init,
             "arguments": arguments, "forward": forward_lines, "result": result}
+
+
+def _signature(params: list[str]) -> list[str]:
+    """`def __init__(self, ...):` as black lays it out (indent 4): one line if it fits, else
+    the parameters on one line of their own, else one a line."""
+    line = f"def __init__({', '.join(params)}):"
+    if 4 + len(line) <= LINE_LENGTH:
+        return [line]
+    if 8 + len(", ".join(params)) <= LINE_LENGTH:
+        return ["def __init__(", "    " + ", ".join(params), "):"]
+    return ["def __init__(", *(f"    {p}," for p in params), "):"]
 
 
 def _forward(inst: Instance) -> tuple[list[str], str, str]:

@@ -42,11 +42,13 @@ POSITIONAL = {
     "nn.ChannelShuffle": ("groups",),
     "LayerScale": ("channels", "init"),
     "StochasticDepth": ("p", "mode"),
+    "ChannelSlice": ("start", "end"),
 }
 
 # Ops whose module is not in torch.nn: the generated file defines these classes
 # (templates/torch/helpers.py.j2) when the network uses the op.
-HELPER_CLASSES = {"layer_scale": "LayerScale", "drop_path": "StochasticDepth"}
+HELPER_CLASSES = {"layer_scale": "LayerScale", "drop_path": "StochasticDepth",
+                  "slice": "ChannelSlice"}
 
 
 @dataclass(frozen=True)
@@ -315,8 +317,9 @@ EMITTERS: dict[str, Callable[[Node, EmitContext], Emission]] = {
     "layer_scale": _layer_scale,
     "scale": _scale,
     "drop_path": _drop_path,
-    "slice": lambda node, ctx: Emission(
-        None, (), f"{{0}}[:, {node.attrs['start']}:{node.attrs['end']}]"),
+    # a module, not an inline x[:, a:b], so that calls slicing at different channels
+    # (ShuffleNet's stages, DPN's growing dense path) share one block class
+    "slice": _simple("ChannelSlice", (None, "start"), (None, "end")),
     "channel_shuffle": _simple("nn.ChannelShuffle", (None, "groups")),
     "flatten": _inline(lambda n: "torch.flatten({0}, 1)"),
     "crop": lambda node, ctx: Emission(None, (), _crop_slice(node.attrs)),
