@@ -184,10 +184,9 @@ def arithmetic(op: str, left, right, span: Span):
 
 
 def _late_binary(e: ast.Binary, left, right) -> Late:
-    if e.op in _COMPARISON:
-        late = left if isinstance(left, Late) else right
-        raise late_error(late, "a comparison", e.span)
     late = left if isinstance(left, Late) else right
+    if e.op in _COMPARISON:
+        raise late_error(late, "a comparison", e.span)
     return Late(lambda counts: arithmetic(e.op, _value(left, counts), _value(right, counts),
                                           e.span), f"{show(left)} {e.op} {show(right)}", e.span,
                 late.block)

@@ -81,9 +81,10 @@ register(OpDef(
 def _groupnorm_infer(a, inputs):
     c = inputs[0][0]
     if c % a["groups"]:
+        divisors = [d for d in range(1, min(c, 64) + 1) if c % d == 0]
         raise ShapeError(f"groupnorm groups={a['groups']} must divide the {c} input channels",
-                         "pick a group count that divides the channels, e.g. 32 or a power "
-                         "of two")
+                         f"group counts that divide {c}: {', '.join(map(str, divisors))}"
+                         + (", ..." if c > 64 else ""))
     return dict(a), inputs[0]
 
 

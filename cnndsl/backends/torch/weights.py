@@ -98,13 +98,11 @@ def _own_tensors_last(keys: list[str]) -> tuple[list[str], set[str]]:
 def align(ours: dict, theirs: dict) -> WeightReport:
     """Pair the entries of two state_dicts by declaration order (see module doc)."""
     our_keys, their_keys = list(ours), list(theirs)
-    report = _align(our_keys, [_signature(k, ours[k]) for k in our_keys], their_keys,
-                    {k: _signature(k, theirs[k]) for k in their_keys})
+    report = _align(ours, our_keys, theirs, their_keys)
     if not report.ok:
         reordered, moved = _own_tensors_last(their_keys)
         if moved:
-            other = _align(our_keys, [_signature(k, ours[k]) for k in our_keys], reordered,
-                           {k: _signature(k, theirs[k]) for k in their_keys})
+            other = _align(ours, our_keys, theirs, reordered)
             if len(other.loaded) > len(report.loaded):
                 report = other
                 report.reordered = [(o, t) for o, t in report.loaded if t in moved]
@@ -113,9 +111,10 @@ def align(ours: dict, theirs: dict) -> WeightReport:
     return report
 
 
-def _align(our_keys: list[str], a: list[tuple], their_keys: list[str],
-           signatures: dict[str, tuple]) -> WeightReport:
-    b = [signatures[k] for k in their_keys]
+def _align(ours: dict, our_keys: list[str], theirs: dict,
+           their_keys: list[str]) -> WeightReport:
+    a = [_signature(k, ours[k]) for k in our_keys]
+    b = [_signature(k, theirs[k]) for k in their_keys]
     report = WeightReport()
     if a == b:  # the usual case: same architecture, same order
         report.loaded = list(zip(our_keys, their_keys))
@@ -127,7 +126,8 @@ def _align(our_keys: list[str], a: list[tuple], their_keys: list[str],
             continue
         pairs = min(i2 - i1, j2 - j1) if tag == "replace" else 0
         for i, j in zip(range(i1, i1 + pairs), range(j1, j1 + pairs)):
-            report.mismatched.append((our_keys[i], a[i][1], their_keys[j], b[j][1]))
+            report.mismatched.append((our_keys[i], tuple(ours[our_keys[i]].shape),
+                                      their_keys[j], tuple(theirs[their_keys[j]].shape)))
         report.missing += our_keys[i1 + pairs:i2]
         report.unexpected += their_keys[j1 + pairs:j2]
     return report
