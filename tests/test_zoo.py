@@ -150,9 +150,9 @@ def test_check_command_accepts_every_spec(capsys):
         assert err.count("warning:") == len(EXPECTED_WARNINGS.get(spec, [])), (spec, err)
 
 
-@pytest.mark.parametrize("spec", sorted(TORCHVISION_TWINS))
-def test_torchvision_parameters_exact(spec, zoo_reference):
-    ref = zoo_reference[TORCHVISION_TWINS[spec]]
+@pytest.mark.parametrize("spec", sorted({**TORCHVISION_TWINS, **TIMM_TWINS}))
+def test_reference_parameters_exact(spec, zoo_reference):
+    ref = zoo_reference[{**TORCHVISION_TWINS, **TIMM_TWINS}[spec]]
     net = load(spec)
     assert list(net.input_shape) == ref["input"]
     assert net.analysis.total_params == ref["params"]
@@ -175,13 +175,6 @@ def test_torchvision_macs_match_fvcore(spec, zoo_reference):
         # DenseNet-121's count and under 0.7% of every other of these twins'
         assert analysis.total_macs == pytest.approx(fvcore, rel=0.012)
 
-
-@pytest.mark.parametrize("spec", sorted(TIMM_TWINS))
-def test_timm_parameters_exact(spec, zoo_reference):
-    ref = zoo_reference[TIMM_TWINS[spec]]
-    net = load(spec)
-    assert list(net.input_shape) == ref["input"]
-    assert net.analysis.total_params == ref["params"]
 
 
 @pytest.mark.parametrize("figure_id, spec, params, figure, tolerance, what",

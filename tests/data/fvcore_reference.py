@@ -12,22 +12,18 @@ parameter counts of timm's models (no torchvision twin) are listed as given, fro
 
 import json
 import logging
+import sys
 from pathlib import Path
 
 import torch
-import torchvision.models as models
 from fvcore.nn import FlopCountAnalysis
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from test_torch_backend import TWINS  # noqa: E402  (the builders the fidelity test uses)
+
 OUTPUT = Path(__file__).with_name("zoo_modern.json")
-TWINS = {
-    "mobilenet_v3_small": models.mobilenet_v3_small,
-    "mobilenet_v3_large": models.mobilenet_v3_large,
-    "shufflenet_v2_x1_0": models.shufflenet_v2_x1_0,
-    "efficientnet_b0": models.efficientnet_b0,
-    "convnext_tiny": models.convnext_tiny,
-    "squeezenet1_1": models.squeezenet1_1,
-    "inception_v3": lambda: models.inception_v3(aux_logits=False, init_weights=False),
-}
+NEWER = ["mobilenet_v3_small", "mobilenet_v3_large", "shufflenet_v2_x1_0", "efficientnet_b0",
+         "convnext_tiny", "squeezenet1_1", "inception_v3"]
 TIMM = {  # timm's parameter counts (timm.create_model(name).num_params), not computed here
     "inception_v4": ([3, 299, 299], 42_679_816),
     "inception_resnet_v2": ([3, 299, 299], 55_843_464),
@@ -38,8 +34,8 @@ TIMM = {  # timm's parameter counts (timm.create_model(name).num_params), not co
 def main() -> None:
     logging.disable(logging.WARNING)  # fvcore's notes on uncounted element-wise ops
     facts = {}
-    for name, build in TWINS.items():
-        model = build().eval()
+    for name in NEWER:
+        model = TWINS[name]().eval()
         size = 299 if name == "inception_v3" else 224
         counter = FlopCountAnalysis(model, torch.zeros(1, 3, size, size))
         counter.unsupported_ops_warnings(False)
