@@ -24,6 +24,8 @@ if not ZOO_JSON.exists():  # a copy ships in tests/data for checkouts without ..
     ZOO_JSON = ROOT / "tests" / "data" / "zoo.json"
 # torchvision's parameter counts for the family specs' variants (checked by the tests)
 FAMILIES_JSON = ROOT / "tests" / "data" / "families.json"
+# the newer torchvision twins (fvcore's counts) and timm's parameter counts
+MODERN_JSON = ROOT / "tests" / "data" / "zoo_modern.json"
 
 EFFICIENTNETS = [f"b{i}" for i in range(8)]
 REGNETS = [f"{kind}_{size}" for kind in "yx" for size in ("400mf", "800mf", "1_6gf", "3_2gf",
@@ -48,7 +50,10 @@ FAMILY_DEFAULTS = {"efficientnet": {"variant": "b0"}, "regnet": {"variant": "y_4
 ORDER = ["lenet5", "xo_toy", "direction_toy", "alexnet", "alexnet2012", "zfnet", "vgg16",
          "vgg16_bn", "vgg19", "googlenet", "googlenet2014", "bn_inception", "resnet18",
          "resnet34", "resnet50", "resnet101", "resnet152", "resnet_cifar", "resnext50_32x4d",
-         "wide_resnet50_2", "densenet121", "mobilenet_v2", "efficientnet", "regnet"]
+         "wide_resnet50_2", "densenet121", "squeezenet1_1", "inception_v3",
+         "resnet110_stochastic_depth", "inception_v4", "inception_resnet_v2", "dpn92",
+         "shufflenet_v2_x1_0", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
+         "efficientnet_b0", "efficientnet", "regnet", "convnext_tiny"]
 
 # Tan & Le 2019, table 2: parameters and FLOPs (multiply-adds) per variant.
 EFFICIENTNET_TABLE2 = dict(zip(EFFICIENTNETS, [
@@ -106,6 +111,19 @@ REFERENCES = {
     ("resnext50_32x4d", ()): ("25.0 M params, 4.2 G FLOPs", "Xie et al. 2017, table 1"),
     ("wide_resnet50_2", ()): ("68.9 M params, 11.4 G FLOPs", "torchvision model docs"),
     ("densenet121", ()): ("growth 32, blocks 6-12-24-16", "Huang et al. 2017, table 1"),
+    ("squeezenet1_1", ()): ("1.24 M params, 0.35 G FLOPs", "torchvision model docs"),
+    ("inception_v3", ()): ("23.8 M params without the auxiliary head",
+                           "torchvision (Szegedy et al. 2016, table 1)"),
+    ("resnet110_stochastic_depth", ()): ("1.7 M params; survival 1 - l/54 * 0.5",
+                                         "He et al. 2016, table 6; Huang et al. 2016, eq. 4"),
+    ("inception_v4", ()): ("42,679,816 params (timm)", "Szegedy et al. 2017, fig. 9"),
+    ("inception_resnet_v2", ()): ("55,843,464 params (timm)", "Szegedy et al. 2017, fig. 18"),
+    ("dpn92", ()): ("37,668,392 params (timm); 6.5 GFLOPs", "Chen et al. 2017, tables 1-2"),
+    ("shufflenet_v2_x1_0", ()): ("146 M FLOPs, 2.3 M params", "Ma et al. 2018, table 5"),
+    ("mobilenet_v3_small", ()): ("56 M MAdds, 2.5 M params", "Howard et al. 2019, table 3"),
+    ("mobilenet_v3_large", ()): ("219 M MAdds, 5.4 M params", "Howard et al. 2019, table 3"),
+    ("efficientnet_b0", ()): ("0.39 B FLOPs, 5.3 M params", "Tan & Le 2019, table 2"),
+    ("convnext_tiny", ()): ("4.5 G FLOPs", "Liu et al. 2022, table 1"),
 }
 
 HEADER = """\
@@ -117,7 +135,9 @@ multiply-accumulates at the spec's input size (the papers' "multiply-adds");
 depth counts the conv and fc layers, shortcut projections included.  Where a
 torchvision model of the same name exists, its parameter count and fvcore's
 count (which adds eval-mode batch norm and adaptive pooling to conv + fc) come
-from `reference/zoo.json`; `cnndsl check` prints the comparable figure as
+from `reference/zoo.json` (`tests/data/zoo_modern.json` for the newer twins; for
+Inception-v4, Inception-ResNet-v2 and DPN-92, which torchvision lacks, timm's
+parameter count); `cnndsl check` prints the comparable figure as
 "fvcore-comparable count".
 
 | spec | input | output | params | MACs | depth | torchvision params (fvcore MACs) | reference figure | source |
@@ -161,7 +181,8 @@ def row(spec: Path, settings: dict[str, str], twins: dict, families: list) -> st
     family = _family_twin(spec.stem, settings, families)
     if twin:
         same = "=" if twin["params"] == report["total_params"] else "differs:"
-        torchvision = f"{same} {twin['params']:,} ({giga(twin['fvcore_macs'])})"
+        counted = giga(twin["fvcore_macs"]) if "fvcore_macs" in twin else "timm, no fvcore figure"
+        torchvision = f"{same} {twin['params']:,} ({counted})"
     elif family:
         same = "=" if family["params"] == report["total_params"] else "differs:"
         torchvision = f"{same} {family['params']:,} (`{family['torchvision']}`)"
@@ -175,7 +196,7 @@ def row(spec: Path, settings: dict[str, str], twins: dict, families: list) -> st
 
 
 def render() -> str:
-    twins = json.loads(ZOO_JSON.read_text())
+    twins = {**json.loads(ZOO_JSON.read_text()), **json.loads(MODERN_JSON.read_text())}
     families = json.loads(FAMILIES_JSON.read_text())["variants"]
     rows = []
     specs = sorted(SPECS.glob("*.cnn"),

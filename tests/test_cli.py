@@ -48,7 +48,7 @@ def test_table_has_every_layer_and_the_totals(capsys):
     assert code == 0
     assert all(name in out for name in names) and "conv 7x7/2, 64" in out
     assert "Total params: 21,797,672" in out
-    assert "fvcore-comparable count (MACs + eval BN + adaptive pooling): 3,671,262,720" in out
+    assert "fvcore-comparable count (MACs + eval norms + adaptive pooling): 3,671,262,720" in out
 
 
 def test_markdown_table(capsys):

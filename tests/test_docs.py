@@ -44,6 +44,14 @@ def test_doc_shows_each_design_rule_construct(construct):
         assert any(construct in s for s in SNIPPETS)
 
 
+def test_every_layer_has_a_checked_example():
+    """Each op (merges aside) is written in at least one of the snippets checked above."""
+    from cnndsl.ops import OPS
+    text = "\n".join(SNIPPETS)
+    layers = [name for name, op in OPS.items() if op.arity == 1]
+    assert [name for name in layers if not re.search(rf"\b{name}\b", text)] == []
+
+
 README = (ROOT / "README.md").read_text()
 
 

@@ -112,7 +112,7 @@ def block_calls(net, block: str) -> list[dict]:
 
 def mbconv_calls(net) -> list[tuple]:
     """(c, t, k, stride) of every mbconv block call, in order."""
-    return [(a["c"], a["t"], a["k"], a["stride"]) for a in block_calls(net, "mbconv")]
+    return [(a["c"], a["t"], a["k"], a["s"]) for a in block_calls(net, "mbconv")]
 
 
 def efficientnet_rule(baseline, width, depth) -> list[tuple]:
@@ -215,7 +215,8 @@ def test_googlenet_defaults_reach_every_batch_norm_of_its_library_blocks():
 # ---- knobs on the command line -----------------------------------------------------
 
 @pytest.mark.parametrize("spec, line", [
-    ("efficientnet", 'variant = "b0"   one of "b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"'),
+    ("efficientnet",
+     'variant          = "b0"   one of "b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"'),
     ("resnet_cifar", 'depth    = 20    one of 20, 32, 44, 56, 110, 1202'),
     ("resnet_cifar", 'shortcut = "A"   one of "A", "B"'),
     ("mobilenet_v2", 'width   = 1.0    any value'),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -32,9 +33,16 @@ TWINS = {
     "resnext50_32x4d": models.resnext50_32x4d,
     "wide_resnet50_2": models.wide_resnet50_2,
     "densenet121": models.densenet121,
+    "mobilenet_v3_small": models.mobilenet_v3_small,
+    "mobilenet_v3_large": models.mobilenet_v3_large,
+    "shufflenet_v2_x1_0": models.shufflenet_v2_x1_0,
+    "efficientnet_b0": models.efficientnet_b0,
+    "convnext_tiny": models.convnext_tiny,
+    "squeezenet1_1": models.squeezenet1_1,
+    "inception_v3": lambda: models.inception_v3(aux_logits=False, init_weights=False),
 }
 # The smallest input each net takes (keeps CI fast); 32x32 unless listed.
-INPUT = {"alexnet": 64}
+INPUT = {"alexnet": 64, "inception_v3": 75}
 
 
 def randomize(module, seed: int = 0, variance=(0.5, 1.5), scale=(0.1, 0.5),
@@ -59,6 +67,27 @@ def randomize(module, seed: int = 0, variance=(0.5, 1.5), scale=(0.1, 0.5),
                 t.normal_(0.0, spread, generator=g)
 
 
+def stress(module, seed: int = 0) -> None:
+    """Weights where activations saturate: He-scaled conv and fc weights, random biases
+    of 0.5, normalisation scales in [0.5, 2] with shifts of 0.5, running means of 0.5
+    and variances in [0.5, 2] that match no batch.  With the input scaled by 4, many
+    pre-activations pass 6 (relu6 clips) and 3 (hardswish is linear, silu is not)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in module.state_dict().items():
+            leaf = name.rsplit(".", 1)[-1]
+            if not t.is_floating_point():
+                continue
+            if leaf == "running_var" or (leaf == "weight" and t.dim() == 1):
+                t.uniform_(0.5, 2.0, generator=g)  # variances, norm scales, PReLU slopes
+            elif leaf in ("weight",) and t.dim() >= 2:
+                t.normal_(0.0, math.sqrt(2.0 / t[0].numel()), generator=g)
+            elif leaf in ("bias", "running_mean"):
+                t.normal_(0.0, 0.5, generator=g)
+            else:  # a module's own tensor: ConvNeXt's layer scale
+                t.uniform_(0.5, 1.5, generator=g)
+
+
 def torchvision_model(name):
     with torch.device("meta"):
         model = TWINS[name]()
@@ -67,27 +96,95 @@ def torchvision_model(name):
     return model.eval()
 
 
-@pytest.mark.parametrize("name", sorted(TWINS))
-def test_zoo_matches_torchvision(name):
-    spec = SPECS / f"{name}.cnn"
-    if not spec.exists():
-        pytest.skip(f"{spec.name} is not in the zoo yet")
-    size = INPUT.get(name, 32)
-    net = cnndsl.load(spec, input=f"3x{size}x{size}")
+REGIMES = {  # name -> (randomiser, dtype, input scale, tolerance relative to the output scale)
+    "small": (randomize, torch.float32, 1.0, None),  # absolute 1e-4, as before
+    "stress": (stress, torch.float64, 4.0, 1e-6),
+}
+
+
+def compare(net, reference, regime: str) -> tuple[float, float]:
+    """(max abs difference, max abs output) of the compiled `net` against `reference`
+    (a torchvision model), with the reference's weights loaded into ours."""
+    randomise, dtype, scale, _ = REGIMES[regime]
+    randomise(reference)
+    reference = reference.to(dtype).eval()
     with torch.device("meta"):  # weights come from torchvision: skip initialising
         module = net.to_torch()
-    reference = torchvision_model(name)
     report = load_weights(module, reference.state_dict(), assign=True)
     assert report.ok and not report.missing, str(report)
-    module.eval()
+    module = module.to(dtype).eval()
     assert sum(p.numel() for p in module.parameters()) == net.report()["total_params"]
-    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(2, *net.input_shape, generator=torch.Generator().manual_seed(1),
+                    dtype=dtype) * scale
     with torch.no_grad():
         ours, theirs = module(x), reference(x)
     assert ours.shape == theirs.shape
-    diff = (ours - theirs).abs().max().item()
-    print(f"{name}: max abs diff {diff:.3g} (outputs up to {theirs.abs().max().item():.3g})")
-    assert diff <= 1e-4
+    return (ours - theirs).abs().max().item(), theirs.abs().max().item()
+
+
+def within(regime: str, diff: float, scale: float) -> bool:
+    relative = REGIMES[regime][3]
+    return diff <= (1e-4 if relative is None else relative * scale)
+
+
+def twin_reference(name):
+    with torch.device("meta"):
+        model = TWINS[name]()
+    return model.to_empty(device="cpu")
+
+
+@pytest.mark.parametrize("regime", sorted(REGIMES))
+@pytest.mark.parametrize("name", sorted(TWINS))
+def test_zoo_matches_torchvision(name, regime):
+    """Exact parameter count and equal outputs with torchvision's weights loaded, with
+    small random weights and in the stress regime (float64, saturating activations)."""
+    spec = SPECS / f"{name}.cnn"
+    size = INPUT.get(name, 32)
+    net = cnndsl.load(spec, input=f"3x{size}x{size}")
+    diff, scale = compare(net, twin_reference(name), regime)
+    print(f"{name} [{regime}]: max abs diff {diff:.3g} (outputs up to {scale:.3g})")
+    assert within(regime, diff, scale)
+
+
+def _mutated(tmp_path, spec: str, old: str, new: str):
+    """A copy of the zoo spec and its libraries with every `old` word replaced by `new`."""
+    for source in [SPECS / f"{spec}.cnn", *sorted((SPECS / "lib").glob("*.cnn"))]:
+        target = tmp_path / source.relative_to(SPECS)
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(re.sub(rf"\b{old}\b", new, source.read_text()))
+    return tmp_path / f"{spec}.cnn"
+
+
+@pytest.mark.parametrize("spec, old, new, twin", [
+    ("mobilenet_v3_small", "hardswish", "silu", models.mobilenet_v3_small),
+    ("docs:mobilenet_v2", "relu6", "relu", models.mobilenet_v2),
+])
+def test_stress_regime_catches_a_swapped_activation(tmp_path, spec, old, new, twin):
+    """The test above has teeth: with one activation swapped for a look-alike in a spec,
+    the stress comparison fails (the small regime does not notice relu6 for relu: its
+    activations stay below 6)."""
+    if spec.startswith("docs:"):  # the language doc's MobileNetV2, torchvision's exactly
+        original = cnndsl.loads(_docs_mobilenet_v2(), path="docs/language.md", input="3x32x32")
+        mutant = cnndsl.loads(re.sub(rf"\b{old}\b", new, _docs_mobilenet_v2()),
+                              path="docs/language.md", input="3x32x32")
+    else:
+        original = cnndsl.load(SPECS / f"{spec}.cnn", input="3x32x32")
+        mutant = cnndsl.load(_mutated(tmp_path, spec, old, new), input="3x32x32")
+    ops = [n.op for n in mutant.graph.nodes]
+    assert old not in ops and new in ops
+    with torch.device("meta"):
+        reference = twin()
+    reference.to_empty(device="cpu")
+    assert within("stress", *compare(original, reference, "stress"))
+    diff, scale = compare(mutant, reference, "stress")
+    print(f"{spec} with {old} -> {new}: stress diff {diff:.3g} (outputs up to {scale:.3g})")
+    assert not within("stress", diff, scale)
+
+
+def _docs_mobilenet_v2() -> str:
+    doc = (ROOT / "docs" / "language.md").read_text()
+    (snippet,) = [s for s in re.findall(r"```\n(.*?)```", doc, re.S) if "mobilenet_v2(" in s]
+    return snippet
 
 
 @pytest.mark.parametrize("spec", sorted(p.name for p in TEST_SPECS.glob("torch_*.cnn")))
@@ -184,3 +281,110 @@ def test_language_doc_mobilenet_v2_is_torchvisions():
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         assert (module.eval()(x) - reference.eval()(x)).abs().max().item() <= 1e-4
+
+
+def _normalise(x, dims, eps):
+    mean = x.mean(dims, keepdim=True)
+    var = ((x - mean) ** 2).mean(dims, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps)
+
+
+def _grouped(x, groups, eps):
+    n, c, h, w = x.shape
+    return _normalise(x.reshape(n, groups, c // groups, h, w), (2, 3, 4), eps).reshape(x.shape)
+
+
+def _shuffled(x, groups):
+    """ShuffleNet's channel shuffle, as torchvision writes it."""
+    from torchvision.models.shufflenetv2 import channel_shuffle
+    return channel_shuffle(x, groups)
+
+
+# (layer, what it must compute on N x 6 x 4 x 4 in float64, from the papers' formulas)
+OP_SEMANTICS = [
+    ("hardswish", lambda x: x * torch.clamp(x + 3, 0, 6) / 6),
+    ("hardsigmoid", lambda x: torch.clamp(x + 3, 0, 6) / 6),
+    ("silu", lambda x: x * torch.sigmoid(x)),
+    ("swish", lambda x: x * torch.sigmoid(x)),
+    ("gelu", lambda x: x * 0.5 * (1 + torch.erf(x / math.sqrt(2)))),
+    ('gelu("tanh")', lambda x: 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi)
+                                                         * (x + 0.044715 * x ** 3)))),
+    ("elu(0.7)", lambda x: torch.where(x > 0, x, 0.7 * (torch.exp(x) - 1))),
+    ("mish", lambda x: x * torch.tanh(torch.log1p(torch.exp(x)))),
+    ("prelu(init=0.125)", lambda x: torch.where(x > 0, x, 0.125 * x)),  # exact in float32
+    ("prelu(shared=true)", lambda x: torch.where(x > 0, x, 0.25 * x)),
+    ("layernorm(eps=1e-6)", lambda x: _normalise(x, (1,), 1e-6)),
+    ("groupnorm(2)", lambda x: _grouped(x, 2, 1e-5)),
+    ("groupnorm(1)", lambda x: _normalise(x, (1, 2, 3), 1e-5)),
+    ("instancenorm", lambda x: _normalise(x, (2, 3), 1e-5)),
+    ("layer_scale(0.375)", lambda x: 0.375 * x),
+    ("scale(-0.5)", lambda x: -0.5 * x),
+    ("drop_path(0.5)", lambda x: x),  # the identity at inference
+    ("slice(2, 5)", lambda x: x[:, 2:5]),
+    ("slice(4)", lambda x: x[:, 4:]),
+    ("channel_shuffle(3)", lambda x: _shuffled(x, 3)),
+]
+
+
+@pytest.mark.parametrize("layer, expected", OP_SEMANTICS, ids=[row[0] for row in OP_SEMANTICS])
+def test_new_op_computes_its_formula(layer, expected):
+    net = cnndsl.loads(f"network one {{\n input 6x4x4\n {layer}\n}}", path="one.cnn")
+    module = net.to_torch().double().eval()
+    x = torch.randn(3, 6, 4, 4, generator=torch.Generator().manual_seed(0),
+                    dtype=torch.float64) * 3
+    with torch.no_grad():
+        got = module(x)
+    assert tuple(got.shape[1:]) == net.output_shape
+    assert torch.allclose(got, expected(x), rtol=1e-10, atol=1e-12)
+    assert sum(p.numel() for p in module.parameters()) == net.report()["total_params"]
+
+
+def test_layernorm_on_flat_features_and_prelu_per_channel():
+    net = cnndsl.loads("network flat {\n input 6\n layernorm; prelu\n}", path="flat.cnn")
+    module = net.to_torch().double().eval()
+    assert net.report()["total_params"] == 6 + 6 + 6
+    with torch.no_grad():
+        module.prelu1.weight.copy_(torch.arange(6.0) / 10)
+        x = torch.randn(4, 6, dtype=torch.float64)
+        y = _normalise(x, (1,), 1e-5)
+        assert torch.allclose(module(x), torch.where(y > 0, y, y * torch.arange(6.0) / 10))
+
+
+def test_convnext_weights_say_what_was_reshaped_and_reordered():
+    """torchvision's ConvNeXt holds its 1x1 convolutions as nn.Linear on channels-last
+    maps and registers each block's layer scale before the block's layers: load_weights
+    pairs both and says so; a missing layer scale is still an error."""
+    net = cnndsl.load(SPECS / "convnext_tiny.cnn", input="3x32x32")
+    with torch.device("meta"):
+        module, reference = net.to_torch(), models.convnext_tiny()
+    theirs = reference.state_dict()
+    report = load_weights(module, theirs, assign=True)
+    assert report.ok and not report.missing
+    assert len(report.reshaped) == 36 and len(report.reordered) == 18
+    assert all(len(ours) == 4 and ours[2:] == (1, 1) and theirs_shape == ours[:2]
+               for _, ours, _, theirs_shape in report.reshaped)
+    assert all(t.endswith(".layer_scale") and o.endswith(".gamma") for o, t in report.reordered)
+    text = str(report)
+    assert "36 reshaped" in text and "18 reordered" in text
+    assert ("convnext_block1.conv2.weight [384, 96, 1, 1] <- features.1.0.block.3.weight "
+            "[384, 96]") in text
+    assert "convnext_block1.layer_scale1.gamma <- features.1.0.layer_scale" in text
+    del theirs["features.5.4.layer_scale"]
+    with pytest.raises(WeightMismatchError, match="convnext_block11.layer_scale1.gamma"):
+        load_weights(net.to_torch(), theirs)
+
+
+def test_torchvision_convnext_weights_export_to_onnx(tmp_path):
+    """The ONNX back end pairs torchvision's names, Linear weights and layer scales the
+    same way: the exported graph computes torchvision's outputs."""
+    ort = pytest.importorskip("onnxruntime")
+    net = cnndsl.load(SPECS / "convnext_tiny.cnn", input="3x32x32")
+    reference = torchvision_model("convnext_tiny")
+    net.to_onnx(tmp_path / "convnext.onnx", state_dict=reference.state_dict())
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    session = ort.InferenceSession(str(tmp_path / "convnext.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    got = session.run(["output"], {"input": x.numpy()})[0]
+    with torch.no_grad():
+        expected = reference(x).numpy()
+    assert abs(got - expected).max() <= 1e-4

@@ -10,7 +10,8 @@ import cnndsl  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
 
-SPECS = ["torch_residual", "torch_inception", "torch_layers"]
+SPECS = ["torch_residual", "torch_inception", "torch_layers",
+         "onnx_modern", "torch_stochastic_depth"]  # every op of the newer families
 
 
 def _module(name):

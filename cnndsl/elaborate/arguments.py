@@ -7,6 +7,7 @@ from typing import Callable
 
 from cnndsl.elaborate.defaults import Settings
 from cnndsl.elaborate.expressions import Evaluator
+from cnndsl.elaborate.late import Late, Pending, late_error
 from cnndsl.elaborate.matching import check_choice, match_arguments
 from cnndsl.elaborate.usage import referenced_names
 from cnndsl.elaborate.values import describe
@@ -43,6 +44,11 @@ def bind_op_args(op: OpDef, call: ast.Call, site: CallSite) -> dict:
             expr = bound[arg.name]
             value = _tensor_argument(op, arg.name, expr, site) if arg.tensor \
                 else site.evaluate(expr)
+            if isinstance(value, Late):
+                if not arg.late:
+                    raise late_error(value, f"{op.name} {arg.name}", expr.span)
+                attrs[arg.name] = Pending(value, arg.convert, f"{op.name} {arg.name}")
+                continue
             try:
                 attrs[arg.name] = arg.convert(value)
             except ValueError as exc:
@@ -83,7 +89,9 @@ def _origin_notes(expr, site: CallSite) -> tuple[tuple[Span, str], ...]:
 
 
 def bind_block_args(block: ast.BlockDef, call: ast.Call, evaluate: Evaluator,
-                    shape: Shape) -> dict[str, object]:
+                    shape: Shape, index: int = 0) -> dict[str, object]:
+    """Argument values by parameter name; defaults see earlier parameters, the block's
+    input (`in.channels`) and this call's place among the block's calls (`block.index`)."""
     names = [p.name for p in block.params]
     bound = match_arguments(f"block {block.name}", names, call)
     values: dict[str, object] = {name: evaluate(expr) for name, expr in bound.items()}
@@ -93,7 +101,8 @@ def bind_block_args(block: ast.BlockDef, call: ast.Call, evaluate: Evaluator,
             result[param.name] = values[param.name]
         elif param.default is not None:
             # defaults see earlier parameters and the block's input (`in.channels`)
-            result[param.name] = evaluate.fork(dict(result), shape)(param.default)
+            result[param.name] = evaluate.fork(dict(result), shape, (block.name, index))(
+                param.default)
         else:
             raise SpecError(f"block {block.name} needs argument {param.name!r}", call.span,
                             f"call it as {block.name}({', '.join(names)})",

@@ -6,12 +6,14 @@ statement depend on the shape of its input (`in.channels`, conditions).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from cnndsl.elaborate.arguments import CallSite, bind_block_args, bind_op_args
 from cnndsl.elaborate.builder import MAX_STEPS, GraphBuilder
 from cnndsl.elaborate.defaults import Setting, Settings, read_defaults, unused_defaults
 from cnndsl.elaborate.expressions import Evaluator, shape_value, unknown_name
+from cnndsl.elaborate.late import Late, late_error, resolve_late
 from cnndsl.elaborate.parameters import (Knob, bind_network_params, network_knobs,
                                          program_environment)
 from cnndsl.elaborate.program import Program
@@ -36,10 +38,11 @@ class Context:
     calls: tuple[ast.BlockDef, ...] = field(default=())
     defaults: Settings = field(default_factory=dict)
     origins: dict[str, Span] = field(default_factory=dict)
+    block: tuple[str, int] | None = None  # innermost block call: (name, block.index)
 
     def child(self) -> "Context":
         return Context(dict(self.names), dict(self.tensors), self.scope, self.calls,
-                       self.defaults, dict(self.origins))
+                       self.defaults, dict(self.origins), self.block)
 
 
 class Elaborator:
@@ -49,6 +52,7 @@ class Elaborator:
         self.builder = GraphBuilder()
         self.called: dict[str, ast.BlockDef] = {}  # blocks the network uses
         self.settings: list[Setting] = []  # every `defaults` argument, for unused ones
+        self.block_calls: Counter = Counter()  # calls per block: block.count
 
     # ---- entry ----
     def network(self, net: ast.NetworkDef, input_shape: Shape | None,
@@ -146,6 +150,8 @@ class Elaborator:
 
     def _Repeat(self, rep: ast.Repeat, current: int, ctx: Context) -> int:
         count = self._eval(rep.count, current, ctx)
+        if isinstance(count, Late):
+            raise late_error(count, "a repeat count", rep.count.span)
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise SpecError(f"repeat count must be a positive whole number, got {show(count)}",
                             rep.count.span, "to leave a stage out, use `if` instead")
@@ -161,6 +167,8 @@ class Elaborator:
 
     def _For(self, loop: ast.For, current: int, ctx: Context) -> int:
         items = self._eval(loop.items, current, ctx)
+        if isinstance(items, Late):
+            raise late_error(items, "for", loop.items.span)
         if not isinstance(items, (tuple, Table)) or not items:
             raise SpecError(f"for needs a tuple of values to go through, got {show(items)}",
                             loop.items.span, "e.g. `for c in (64, 128, 256) { ... }`; "
@@ -246,19 +254,22 @@ class Elaborator:
                             "blocks cannot be recursive; use `repeat` for repetition",
                             notes=((block.span, f"{block.name!r} is defined here"),))
         shape = self.builder.nodes[current].shape
-        names = bind_block_args(block, call, self._evaluator(current, ctx), shape)
+        index = self.block_calls[block.name]
+        self.block_calls[block.name] += 1
+        names = bind_block_args(block, call, self._evaluator(current, ctx), shape, index)
         prefix = ctx.scope[-1].name if ctx.scope else ""
         frame = ScopeFrame(block=block.name, name=self.builder.local_name(prefix, block.name),
                            args=tuple(names.items()), span=call.span)
         # a block sees its own arguments, and the caller's layer defaults (like arg_scope)
-        inner = Context(names, {}, (*ctx.scope, frame), (*ctx.calls, block), ctx.defaults)
+        inner = Context(names, {}, (*ctx.scope, frame), (*ctx.calls, block), ctx.defaults,
+                        block=(block.name, index))
         for statement in block.body.statements:
             current = self.statement(statement, current, inner)
         return current
 
     # ---- helpers ----
     def _evaluator(self, current: int, ctx: Context) -> Evaluator:
-        return Evaluator(ctx.names, self.builder.nodes[current].shape, self.env)
+        return Evaluator(ctx.names, self.builder.nodes[current].shape, self.env, ctx.block)
 
     def _eval(self, expr, current: int, ctx: Context):
         return self._evaluator(current, ctx)(expr)
@@ -270,6 +281,7 @@ def elaborate(program: Program, input_shape: Shape | None = None,
     net = _pick_network(program, network)
     elaborator = Elaborator(program)
     graph = elaborator.network(net, input_shape, overrides or {})
+    graph = resolve_late(graph, elaborator.block_calls)
     graph, dead = prune_dead(graph)
     unused = [w for definition in (net, *elaborator.called.values())
               for check in (unused_parameters, unused_named_values) for w in check(definition)]

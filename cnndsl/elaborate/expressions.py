@@ -9,6 +9,8 @@ import operator
 from dataclasses import dataclass, field
 
 from cnndsl.elaborate.builtins import BUILTINS, BuiltinError
+from cnndsl.elaborate.late import Late, late_error
+from cnndsl.elaborate.late import value as _value
 from cnndsl.elaborate.matching import check_choice, match_arguments
 from cnndsl.elaborate.values import (Table, describe, is_number, is_whole, items_of,
                                      list_length_ok, unpack)
@@ -41,6 +43,7 @@ _COMPARISON = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": ope
                ">": operator.gt, ">=": operator.ge}
 
 INPUT_ATTRS = {"channels": 0, "height": 1, "width": 2, "features": 0}
+BLOCK_ATTRS = ("index", "count")
 
 
 @dataclass
@@ -66,14 +69,16 @@ class Evaluator:
     constants and functions, and the current input shape (`in.channels`)."""
 
     def __init__(self, names: dict[str, object], shape: Shape | None,
-                 env: Environment | None = None):
+                 env: Environment | None = None, block: tuple[str, int] | None = None):
         self.names = names
         self.shape = shape
         self.env = env if env is not None else Environment()
+        self.block = block  # (name, index among its calls) of the innermost block call
 
-    def fork(self, names: dict[str, object], shape: Shape | None = None) -> "Evaluator":
+    def fork(self, names: dict[str, object], shape: Shape | None = None,
+             block: tuple[str, int] | None = None) -> "Evaluator":
         """An evaluator of the same program for other names (a block's defaults)."""
-        return Evaluator(names, shape, self.env)
+        return Evaluator(names, shape, self.env, block)
 
     def __call__(self, expr) -> object:
         method = getattr(self, "_" + type(expr).__name__)
@@ -104,10 +109,26 @@ class Evaluator:
                             f"{self.shape[0]} features", e.span)
         return self.shape[index]
 
+    def _BlockAttr(self, e: ast.BlockAttr):
+        """block.index: this call's place among the network's calls of the block (from 0);
+        block.count: how many calls the network makes (a Late value, see late.py)."""
+        if e.attr not in BLOCK_ATTRS:
+            raise unknown_name(e.attr, "attribute of `block`", BLOCK_ATTRS, e.span)
+        if self.block is None:
+            raise SpecError(f"block.{e.attr} is defined only inside a block", e.span,
+                            "use it in a block's body or parameter defaults")
+        name, index = self.block
+        if e.attr == "index":
+            return index
+        return Late(lambda counts: counts[name], "block.count", e.span, name)
+
     def _Unary(self, e: ast.Unary):
         value = self(e.operand)
         if e.op == "not":
             return not self._truth(value, e.operand.span)
+        if isinstance(value, Late):
+            return Late(lambda counts: -value.compute(counts), f"-{value.text}", e.span,
+                        value.block)
         if not is_number(value):
             raise SpecError(f"cannot negate {show(value)}", e.span)
         return -value
@@ -119,24 +140,15 @@ class Evaluator:
                 return left
             return self._truth(self(e.right), e.right.span)
         left, right = self(e.left), self(e.right)
+        if isinstance(left, Late) or isinstance(right, Late):
+            return _late_binary(e, left, right)
         if e.op in _COMPARISON:
             if e.op in ("==", "!=") or (is_number(left) and is_number(right)):
                 return _COMPARISON[e.op](left, right)
             raise SpecError(f"cannot compare {show(left)} {e.op} {show(right)}", e.span)
         if isinstance(left, tuple) or isinstance(right, tuple):
             return _list_arithmetic(e, left, right)
-        if not (is_number(left) and is_number(right)):
-            raise SpecError(f"cannot compute {show(left)} {e.op} {show(right)}: "
-                            f"arithmetic needs numbers", e.span)
-        try:
-            result = _ARITHMETIC[e.op](left, right)
-        except ZeroDivisionError:
-            raise SpecError("division by zero", e.span) from None
-        except OverflowError:
-            raise SpecError("number too large", e.span) from None
-        if abs(result) > MAX_MAGNITUDE:
-            raise SpecError(f"number too large ({e.op} gives more than 10**18)", e.span)
-        return result
+        return arithmetic(e.op, left, right, e.span)
 
     def _FuncCall(self, e: ast.FuncCall):
         fn = BUILTINS.get(e.name)
@@ -149,6 +161,13 @@ class Evaluator:
             raise SpecError(f"{e.name}() takes no keyword arguments", e.keywords[0].span,
                             f"call it as {fn.usage}")
         values = [self(a) for a in e.args]
+        late = next((v for v in values if isinstance(v, Late)), None)
+        if late is not None:
+            return Late(lambda counts: self._builtin(e, fn, [_value(v, counts) for v in values]),
+                        f"{e.name}(...{late.text}...)", e.span, late.block)
+        return self._builtin(e, fn, values)
+
+    def _builtin(self, e: ast.FuncCall, fn, values):
         try:
             result = fn.fn(values)
         except BuiltinError as exc:
@@ -266,6 +285,8 @@ class Evaluator:
         return tuple(result)
 
     def _truth(self, value, span: Span) -> bool:
+        if isinstance(value, Late):
+            raise late_error(value, "a condition", span)
         if not isinstance(value, bool):
             raise SpecError(f"expected true or false, got {show(value)}", span,
                             "conditions compare values, e.g. `stride != 1`")
@@ -289,6 +310,30 @@ def _list_arithmetic(e: ast.Binary, left, right) -> tuple:
                         f"join with + and repeat with * a whole number", e.span)
     list_length_ok(len(result), e.span)
     return result
+
+
+def arithmetic(op: str, left, right, span: Span):
+    if not (is_number(left) and is_number(right)):
+        raise SpecError(f"cannot compute {show(left)} {op} {show(right)}: "
+                        f"arithmetic needs numbers", span)
+    try:
+        result = _ARITHMETIC[op](left, right)
+    except ZeroDivisionError:
+        raise SpecError("division by zero", span) from None
+    except OverflowError:
+        raise SpecError("number too large", span) from None
+    if abs(result) > MAX_MAGNITUDE:
+        raise SpecError(f"number too large ({op} gives more than 10**18)", span)
+    return result
+
+
+def _late_binary(e: ast.Binary, left, right) -> Late:
+    late = left if isinstance(left, Late) else right
+    if e.op in _COMPARISON:
+        raise late_error(late, "a comparison", e.span)
+    return Late(lambda counts: arithmetic(e.op, _value(left, counts), _value(right, counts),
+                                          e.span), f"{show(left)} {e.op} {show(right)}", e.span,
+                late.block)
 
 
 def unknown_name(name: str, kind: str, candidates, span: Span | None) -> SpecError:

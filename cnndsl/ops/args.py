@@ -94,6 +94,16 @@ def probability(v) -> float:
     return p
 
 
+def choice(*options: str):
+    """One of a few words, written as a string: approximate="tanh"."""
+    def convert(v) -> str:
+        if v not in options:
+            listed = ", ".join(f'"{o}"' for o in options)
+            raise ValueError(f"expected one of {listed}, got {_show(v)}")
+        return v
+    return convert
+
+
 def _show(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"

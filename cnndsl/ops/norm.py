@@ -1,9 +1,10 @@
-"""Normalisation: batch norm and local response normalisation."""
+"""Normalisation: batch, layer, group and instance norm, local response normalisation."""
 
 from __future__ import annotations
 
 from math import prod
 
+from cnndsl.errors import ShapeError
 from cnndsl.ops import args as A
 from cnndsl.ops.registry import Arg, OpDef, register
 from cnndsl.ops.spatial import feature_map
@@ -60,4 +61,63 @@ register(OpDef(
     label=lambda a: f"lrn {a['size']}",
     doc="Local response normalisation across channels (AlexNet); alpha is divided by size, "
         "as in PyTorch and ONNX.",
+))
+
+
+# -- per-sample normalisation: statistics of each sample alone, the same in training and
+# -- inference; a learnt per-channel scale and shift when affine
+
+def _affine_params(a, inputs, out) -> int:
+    return 2 * inputs[0][0] if a["affine"] else 0
+
+
+def _sample_norm_ops(a, inputs, out) -> int:
+    # fvcore's norm_flop_counter: 5 per element with the affine map, 4 without
+    return prod(inputs[0]) * (5 if a["affine"] else 4)
+
+
+_EPS_AFFINE = (Arg("eps", A.positive_number, 1e-5), Arg("affine", A.boolean, True))
+
+register(OpDef(
+    name="layernorm", args=_EPS_AFFINE, infer=_same, params=_affine_params,
+    other_ops=_sample_norm_ops, fvcore_extra=_sample_norm_ops, label=lambda a: "layernorm",
+    aliases=("layer_norm",),
+    doc="Layer normalisation (Ba et al. 2016) over the channels of each pixel of a feature map "
+        "(ConvNeXt's LayerNorm2d), or over the features of a flat vector.",
+))
+
+
+def _groupnorm_infer(a, inputs):
+    c = inputs[0][0]
+    if c % a["groups"]:
+        divisors = [d for d in range(1, min(c, 64) + 1) if c % d == 0]
+        raise ShapeError(f"groupnorm groups={a['groups']} must divide the {c} input channels",
+                         f"group counts that divide {c}: {', '.join(map(str, divisors))}"
+                         + (", ..." if c > 64 else ""))
+    return dict(a), inputs[0]
+
+
+register(OpDef(
+    name="groupnorm", args=(Arg("groups", A.positive_int, doc="channel groups"), *_EPS_AFFINE),
+    infer=_groupnorm_infer, params=_affine_params, other_ops=_sample_norm_ops,
+    fvcore_extra=_sample_norm_ops, label=lambda a: f"groupnorm {a['groups']}",
+    aliases=("group_norm",),
+    doc="Group normalisation (Wu & He 2018): each group of channels over all its pixels; "
+        "groupnorm(1) normalises over C, H and W together.",
+))
+
+
+def _instancenorm_infer(a, inputs):
+    feature_map("instancenorm", inputs[0])
+    return dict(a), inputs[0]
+
+
+register(OpDef(
+    name="instancenorm",
+    args=(Arg("eps", A.positive_number, 1e-5), Arg("affine", A.boolean, False)),
+    infer=_instancenorm_infer, params=_affine_params, other_ops=_sample_norm_ops,
+    fvcore_extra=_sample_norm_ops, label=lambda a: "instancenorm",
+    aliases=("instance_norm",),
+    doc="Instance normalisation (Ulyanov et al. 2016): each channel of each sample over its "
+        "pixels; PyTorch's InstanceNorm2d (no running statistics).",
 ))

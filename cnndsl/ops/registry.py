@@ -36,6 +36,8 @@ class Arg:
     default: object = REQUIRED
     doc: str = ""
     tensor: bool = False  # names a tensor (`like=skip`); convert receives a NamedTensor
+    # the value may depend on block.count, known only once the network is elaborated
+    late: bool = False
 
 
 def _zero(attrs, inputs, out) -> int:

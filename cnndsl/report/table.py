@@ -43,7 +43,7 @@ def summary_lines(analysis: Analysis) -> list[str]:
         f"Buffers: {buffers:,} (batch-norm running statistics)",
         f"MACs (conv + fc): {a.total_macs:,} ({human(a.total_macs)})",
         f"Other ops (BN, pooling, activations, adds): {a.total('other_ops'):,}",
-        f"fvcore-comparable count (MACs + eval BN + adaptive pooling): {a.fvcore_macs:,}",
+        f"fvcore-comparable count (MACs + eval norms + adaptive pooling): {a.fvcore_macs:,}",
         f"Receptive field at the output: {_square(rf.size)} (jump {_square(rf.jump)})",
         f"Input: {format_shape(g.input.shape)}, {a.nodes[0].activation_bytes / mb:.2f} MiB; "
         f"activations per sample: {a.activation_bytes / mb:.2f} MiB; "

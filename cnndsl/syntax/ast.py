@@ -31,6 +31,14 @@ class InputAttr:
 
 
 @dataclass(frozen=True)
+class BlockAttr:
+    """``block.index``, ``block.count``: the current block call among all of its calls."""
+
+    attr: str
+    span: Span
+
+
+@dataclass(frozen=True)
 class Unary:
     op: str  # "-", "not"
     operand: "Expr"
@@ -119,8 +127,8 @@ class Conditional:
     span: Span
 
 
-Expr = Union[Literal, NameRef, InputAttr, Unary, Binary, FuncCall, TupleExpr, ListExpr, DictExpr,
-             Index, Slice, Comprehension, Conditional]
+Expr = Union[Literal, NameRef, InputAttr, BlockAttr, Unary, Binary, FuncCall, TupleExpr,
+             ListExpr, DictExpr, Index, Slice, Comprehension, Conditional]
 
 
 # ---- statements ------------------------------------------------------------

@@ -200,6 +200,9 @@ class TreeToAst(Transformer):
     def input_attr(self, meta, children):
         return ast.InputAttr(str(children[0]), self._span(meta))
 
+    def block_attr(self, meta, children):
+        return ast.BlockAttr(str(children[0]), self._span(meta))
+
     def func_call(self, meta, children):
         name, arguments = children
         args = tuple(a for a in arguments or () if not isinstance(a, ast.Keyword))

@@ -24,6 +24,8 @@ FILL = {
     "adaptive_avgpool": "#fce5cd", "adaptive_maxpool": "#fce5cd",
     "add": "#fff2cc", "concat": "#fff2cc", "mul": "#fff2cc", "block": "#d9d2e9", "input": "#ffffff",
     "dropout": "#f3f3f3", "flatten": "#f3f3f3", "softmax": "#f4cccc",
+    "layernorm": "#eeeeee", "groupnorm": "#eeeeee", "instancenorm": "#eeeeee",
+    "drop_path": "#f3f3f3", "slice": "#f3f3f3", "channel_shuffle": "#f3f3f3",
 }
 FONT = "Helvetica"
 # ordering=out: a node's successors left to right as listed; newrank: a rank may

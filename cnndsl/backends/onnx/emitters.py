@@ -6,6 +6,7 @@ Emission.  Adding a layer type to cnndsl means adding one row here.
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -280,9 +281,174 @@ def _leaky_relu(ctx: Emission, node: Node) -> None:
     ctx.op("LeakyRelu", [ctx.input(node)], node, alpha=node.attrs["slope"])
 
 
-@emitter("dropout")
+@emitter("dropout", "drop_path")
 def _dropout(ctx: Emission, node: Node) -> None:
     ctx.alias(node, node.inputs[0])  # the identity at inference: nothing to compute
+
+
+# HardSigmoid is max(0, min(1, alpha * x + beta)); PyTorch's is relu6(x + 3) / 6
+_HARD = {"alpha": 1.0 / 6.0, "beta": 0.5}
+
+
+@emitter("hardsigmoid")
+def _hardsigmoid(ctx: Emission, node: Node) -> None:
+    ctx.op("HardSigmoid", [ctx.input(node)], node, **_HARD)
+
+
+@emitter("hardswish")
+def _hardswish(ctx: Emission, node: Node) -> None:
+    if ctx.opset >= 14:
+        ctx.op("HardSwish", [ctx.input(node)], node)
+        return
+    x = ctx.input(node)
+    gate = ctx.op("HardSigmoid", [x], node, suffix="gate", **_HARD)
+    ctx.op("Mul", [x, gate], node)
+
+
+@emitter("silu")
+def _silu(ctx: Emission, node: Node) -> None:
+    x = ctx.input(node)
+    ctx.op("Mul", [x, ctx.op("Sigmoid", [x], node, suffix="sigmoid")], node)
+
+
+@emitter("gelu")
+def _gelu(ctx: Emission, node: Node) -> None:
+    """Gelu from opset 20; before, its formula: x * (1 + erf(x / sqrt 2)) / 2, or the tanh
+    approximation x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3))) / 2."""
+    x, tanh = ctx.input(node), node.attrs["approximate"] == "tanh"
+    if ctx.opset >= 20:
+        ctx.op("Gelu", [x], node, approximate="tanh" if tanh else "none")
+        return
+    if tanh:
+        cube = ctx.op("Mul", [ctx.op("Mul", [x, x], node, suffix="square"), x], node, suffix="cube")
+        inner = ctx.op("Add", [x, ctx.op("Mul", [cube, ctx.constant(0.044715)], node,
+                                         suffix="cubic")], node, suffix="inner")
+        scaled = ctx.op("Mul", [inner, ctx.constant(math.sqrt(2.0 / math.pi))], node,
+                        suffix="scaled")
+        phi = ctx.op("Tanh", [scaled], node, suffix="tanh")
+    else:
+        phi = ctx.op("Erf", [ctx.op("Div", [x, ctx.constant(math.sqrt(2.0))], node,
+                                    suffix="scaled")], node, suffix="erf")
+    half = ctx.op("Mul", [x, ctx.constant(0.5)], node, suffix="half")
+    ctx.op("Mul", [half, ctx.op("Add", [phi, ctx.constant(1.0)], node, suffix="one_plus")], node)
+
+
+@emitter("elu")
+def _elu(ctx: Emission, node: Node) -> None:
+    ctx.op("Elu", [ctx.input(node)], node, alpha=node.attrs["alpha"])
+
+
+@emitter("mish")
+def _mish(ctx: Emission, node: Node) -> None:
+    x = ctx.input(node)
+    if ctx.opset >= 18:
+        ctx.op("Mish", [x], node)
+        return
+    softplus = ctx.op("Softplus", [x], node, suffix="softplus")
+    ctx.op("Mul", [x, ctx.op("Tanh", [softplus], node, suffix="tanh")], node)
+
+
+def _per_channel(node: Node, array: np.ndarray) -> np.ndarray:
+    """A per-channel vector shaped to broadcast over N x C x H x W (or N x C)."""
+    return array.reshape(-1, 1, 1) if len(node.shape) == 3 else array.reshape(-1)
+
+
+@emitter("prelu")
+def _prelu(ctx: Emission, node: Node) -> None:
+    slope = ctx.params.get(node, "weight")
+    shaped = slope.reshape(-1) if node.attrs["shared"] else _per_channel(node, slope)
+    ctx.op("PRelu", [ctx.input(node), ctx.tensor(f"{node.name}.weight", shaped)], node)
+
+
+@emitter("layer_scale")
+def _layer_scale(ctx: Emission, node: Node) -> None:
+    gamma = _per_channel(node, ctx.params.get(node, "gamma"))
+    ctx.op("Mul", [ctx.input(node), ctx.tensor(f"{node.name}.gamma", gamma)], node)
+
+
+@emitter("scale")
+def _scale(ctx: Emission, node: Node) -> None:
+    ctx.op("Mul", [ctx.input(node), ctx.constant(node.attrs["factor"])], node)
+
+
+def _affine(ctx: Emission, node: Node) -> tuple[str, str]:
+    """The scale and shift of a normalisation: its weights, or ones and zeros."""
+    if node.attrs["affine"]:
+        return (ctx.tensor(f"{node.name}.weight", ctx.params.get(node, "weight")),
+                ctx.tensor(f"{node.name}.bias", ctx.params.get(node, "bias")))
+    c = node.shape[0]
+    return ctx.constant(np.ones(c)), ctx.constant(np.zeros(c))
+
+
+@emitter("layernorm")
+def _layernorm(ctx: Emission, node: Node) -> None:
+    """Over channels: LayerNormalization (opset 17) on the last axis, with the channels moved
+    last for a feature map; before opset 17, the mean and variance spelt out."""
+    x, (scale, shift) = ctx.input(node), _affine(ctx, node)
+    spatial, eps = len(node.shape) == 3, node.attrs["eps"]
+    if spatial:
+        x = ctx.op("Transpose", [x], node, suffix="channels_last", perm=[0, 2, 3, 1])
+    name = "normalised" if spatial else ""
+    if ctx.opset >= 17:
+        y = ctx.op("LayerNormalization", [x, scale, shift], node, suffix=name, axis=-1,
+                   epsilon=eps)
+    else:
+        mean = ctx.op("ReduceMean", [x], node, suffix="mean", axes=[-1])
+        centred = ctx.op("Sub", [x, mean], node, suffix="centred")
+        var = ctx.op("ReduceMean", [ctx.op("Mul", [centred, centred], node, suffix="square")],
+                     node, suffix="var", axes=[-1])
+        std = ctx.op("Sqrt", [ctx.op("Add", [var, ctx.constant(eps)], node, suffix="var_eps")],
+                     node, suffix="std")
+        scaled = ctx.op("Mul", [ctx.op("Div", [centred, std], node, suffix="standard"), scale],
+                        node, suffix="scaled")
+        y = ctx.op("Add", [scaled, shift], node, suffix=name)
+    if spatial:
+        ctx.op("Transpose", [y], node, perm=[0, 3, 1, 2])
+
+
+@emitter("groupnorm")
+def _groupnorm(ctx: Emission, node: Node) -> None:
+    """Each group as one instance: N x G x (C/G * H * W), InstanceNormalization with unit
+    scale, the original shape back, then the per-channel scale and shift."""
+    groups = node.attrs["groups"]
+    grouped = ctx.op("Reshape", [ctx.input(node), ctx.constant([0, groups, -1], np.int64)], node,
+                     suffix="grouped")
+    normal = ctx.op("InstanceNormalization", [grouped, ctx.constant(np.ones(groups)),
+                                              ctx.constant(np.zeros(groups))], node,
+                    suffix="normalised", epsilon=node.attrs["eps"])
+    shaped = ctx.op("Reshape", [normal, ctx.constant([0, *node.shape], np.int64)], node,
+                    suffix="" if not node.attrs["affine"] else "shaped")
+    if node.attrs["affine"]:
+        weight = _per_channel(node, ctx.params.get(node, "weight"))
+        bias = _per_channel(node, ctx.params.get(node, "bias"))
+        scaled = ctx.op("Mul", [shaped, ctx.tensor(f"{node.name}.weight", weight)], node,
+                        suffix="scaled")
+        ctx.op("Add", [scaled, ctx.tensor(f"{node.name}.bias", bias)], node)
+
+
+@emitter("instancenorm")
+def _instancenorm(ctx: Emission, node: Node) -> None:
+    scale, shift = _affine(ctx, node)
+    ctx.op("InstanceNormalization", [ctx.input(node), scale, shift], node,
+           epsilon=node.attrs["eps"])
+
+
+@emitter("slice")
+def _slice(ctx: Emission, node: Node) -> None:
+    a = node.attrs
+    ctx.op("Slice", [ctx.input(node), ctx.constant([a["start"]], np.int64),
+                     ctx.constant([a["end"]], np.int64), ctx.constant([1], np.int64)], node)
+
+
+@emitter("channel_shuffle")
+def _channel_shuffle(ctx: Emission, node: Node) -> None:
+    """N x C x H x W viewed as N x g x C/g x H x W, the two group axes swapped, flattened
+    back (ShuffleNet's channel shuffle; PyTorch's nn.ChannelShuffle)."""
+    g, (c, h, w) = node.attrs["groups"], node.shape
+    split = ctx.op("Reshape", [ctx.input(node), ctx.constant([0, g, c // g, h, w], np.int64)],
+                   node, suffix="groups")
+    swapped = ctx.op("Transpose", [split], node, suffix="swapped", perm=[0, 2, 1, 3, 4])
+    ctx.op("Reshape", [swapped, ctx.constant([0, c, h, w], np.int64)], node)
 
 
 # -- merges -----------------------------------------------------------------------

@@ -36,7 +36,23 @@ def expected_params(node: Node) -> dict[str, tuple[int, ...]]:
         c = (node.shape[0],)
         stats = {"running_mean": c, "running_var": c}
         return {"weight": c, "bias": c, **stats} if a["affine"] else stats
+    if node.op in ("layernorm", "groupnorm", "instancenorm"):
+        c = (node.shape[0],)
+        return {"weight": c, "bias": c} if a["affine"] else {}
+    if node.op == "prelu":  # nn.PReLU's weight: one slope, or one per channel
+        return {"weight": (1,) if a["shared"] else (node.shape[0],)}
+    if node.op == "layer_scale":  # the LayerScale helper's gamma: C x 1 x 1 on feature maps
+        return {"gamma": (node.shape[0], 1, 1) if len(node.shape) == 3 else (node.shape[0],)}
     return {}
+
+
+# Parameters that PyTorch initialises to a constant: (op, suffix) -> value (None: the
+# op's `init` attribute, prelu's and layer_scale's).
+CONSTANT_INIT = {("bn", "weight"): 1.0, ("bn", "bias"): 0.0, ("bn", "running_mean"): 0.0,
+                 ("bn", "running_var"): 1.0, ("prelu", "weight"): None,
+                 ("layer_scale", "gamma"): None,
+                 **{(op, "weight"): 1.0 for op in ("layernorm", "groupnorm", "instancenorm")},
+                 **{(op, "bias"): 0.0 for op in ("layernorm", "groupnorm", "instancenorm")}}
 
 
 class ParamSource:
@@ -57,11 +73,13 @@ class ParamSource:
 def _fresh(node: Node, suffix: str, shape: tuple[int, ...], key: str) -> np.ndarray:
     """PyTorch's default initialisation (kaiming_uniform with a=sqrt(5) for conv
     and fc weights, which is U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the same bound
-    for biases; batch norm starts as the identity).  Seeded by the tensor's
+    for biases; batch norm and the other normalisations start as the identity, PReLU and
+    layer scale at their `init`).  Seeded by the tensor's
     name, so an export is reproducible and editing one layer leaves the others'
     initial weights alone."""
-    if node.op == "bn":
-        return (np.ones if suffix in ("weight", "running_var") else np.zeros)(shape, np.float32)
+    if (node.op, suffix) in CONSTANT_INIT:
+        value = CONSTANT_INIT[node.op, suffix]
+        return np.full(shape, node.attrs["init"] if value is None else value, np.float32)
     weight_shape = expected_params(node)["weight"]
     fan_in = int(np.prod(weight_shape[1:]))
     bound = 1.0 / sqrt(fan_in)
@@ -118,7 +136,8 @@ def _by_declaration_order(expected: dict[str, tuple], arrays: dict[str, np.ndarr
     report = align({k: SimpleNamespace(shape=s) for k, s in expected.items()}, theirs)
     if not report.ok or len(report.loaded) != len(expected):
         return arrays
-    return {ours: theirs[name] for ours, name in report.loaded}
+    # an nn.Linear's out x in weight where we hold a 1x1 convolution's (load_weights does too)
+    return {ours: theirs[name].reshape(expected[ours]) for ours, name in report.loaded}
 
 
 def _shape(shape) -> str:

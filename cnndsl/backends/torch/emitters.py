@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from cnndsl.backends.torch import names
 from cnndsl.errors import SpecError
 from cnndsl.ir.graph import Graph, Node
 
@@ -34,7 +35,20 @@ POSITIONAL = {
     "nn.LeakyReLU": ("negative_slope",),
     "nn.AdaptiveAvgPool2d": ("output_size",),
     "nn.AdaptiveMaxPool2d": ("output_size",),
+    "nn.PReLU": ("num_parameters",),
+    "nn.LayerNorm": ("normalized_shape",),
+    "nn.GroupNorm": ("num_groups", "num_channels"),
+    "nn.InstanceNorm2d": ("num_features",),
+    "nn.ChannelShuffle": ("groups",),
+    "LayerScale": ("channels", "init"),
+    "StochasticDepth": ("p", "mode"),
+    "ChannelSlice": ("start", "end"),
 }
+
+# Ops whose module is not in torch.nn: the generated file defines these classes
+# (templates/torch/helpers.py.j2) when the network uses the op.
+HELPER_CLASSES = {"layer_scale": "LayerScale", "drop_path": "StochasticDepth",
+                  "slice": "ChannelSlice"}
 
 
 @dataclass(frozen=True)
@@ -214,6 +228,66 @@ def _pad_channels(node: Node, ctx: EmitContext) -> Emission:
     return Emission(None, (), f"nn.functional.pad({{0}}, ({spatial}{a['before']}, {a['after']}))")
 
 
+def _gelu(node: Node, ctx: EmitContext) -> Emission:
+    tanh = node.attrs["approximate"] == "tanh"
+    return Emission("nn.GELU", (("approximate", "tanh"),) if tanh else ())
+
+
+def _elu(node: Node, ctx: EmitContext) -> Emission:
+    alpha = node.attrs["alpha"]
+    return Emission("nn.ELU", (("alpha", alpha),) if alpha != 1.0 else ())
+
+
+def _prelu(node: Node, ctx: EmitContext) -> Emission:
+    a = node.attrs
+    args = [] if a["shared"] else [(None, node.shape[0])]
+    if a["init"] != 0.25:
+        args.append(("init", a["init"]))
+    return Emission("nn.PReLU", tuple(args))
+
+
+def _norm_options(a, eps_default: float = 1e-5, affine_kw: str = "affine",
+                  affine_default: bool = True) -> list:
+    options = [("eps", a["eps"])] if a["eps"] != eps_default else []
+    if a["affine"] != affine_default:
+        options.append((affine_kw, a["affine"]))
+    return options
+
+
+def _layernorm(node: Node, ctx: EmitContext) -> Emission:
+    """Over the channels of each pixel: channels last, normalise, back (torchvision's
+    LayerNorm2d, ConvNeXt); over the features of a flat vector as it is."""
+    args = ((None, node.shape[0]), *_norm_options(node.attrs, affine_kw="elementwise_affine"))
+    if len(node.shape) == 1:
+        return Emission("nn.LayerNorm", args)
+    return Emission("nn.LayerNorm", args, "{self}({0}.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)")
+
+
+def _groupnorm(node: Node, ctx: EmitContext) -> Emission:
+    return Emission("nn.GroupNorm", ((None, node.attrs["groups"]), (None, node.shape[0]),
+                                     *_norm_options(node.attrs)))
+
+
+def _instancenorm(node: Node, ctx: EmitContext) -> Emission:
+    return Emission("nn.InstanceNorm2d", ((None, node.shape[0]),
+                                          *_norm_options(node.attrs, affine_default=False)))
+
+
+def _layer_scale(node: Node, ctx: EmitContext) -> Emission:
+    args = [(None, node.shape[0]), (None, node.attrs["init"])]
+    if len(node.shape) == 1:
+        args.append(("spatial", False))
+    return Emission("LayerScale", tuple(args))
+
+
+def _scale(node: Node, ctx: EmitContext) -> Emission:
+    return Emission(None, (), "{0} * " + names.literal(node.attrs["factor"]))
+
+
+def _drop_path(node: Node, ctx: EmitContext) -> Emission:
+    return Emission("StochasticDepth", ((None, node.attrs["p"]), (None, node.attrs["mode"])))
+
+
 def _inline(template):
     def emit(node: Node, ctx: EmitContext) -> Emission:
         return Emission(None, (), template(len(node.inputs)))
@@ -237,6 +311,23 @@ EMITTERS: dict[str, Callable[[Node, EmitContext], Emission]] = {
     "tanh": _simple("nn.Tanh"),
     "softmax": lambda node, ctx: Emission("nn.Softmax", (("dim", 1),)),
     "dropout": _simple("nn.Dropout", ("p", "p")),
+    "hardswish": _simple("nn.Hardswish"),
+    "hardsigmoid": _simple("nn.Hardsigmoid"),
+    "silu": _simple("nn.SiLU"),
+    "gelu": _gelu,
+    "elu": _elu,
+    "mish": _simple("nn.Mish"),
+    "prelu": _prelu,
+    "layernorm": _layernorm,
+    "groupnorm": _groupnorm,
+    "instancenorm": _instancenorm,
+    "layer_scale": _layer_scale,
+    "scale": _scale,
+    "drop_path": _drop_path,
+    # a module, not an inline x[:, a:b], so that calls slicing at different channels
+    # (ShuffleNet's stages, DPN's growing dense path) share one block class
+    "slice": _simple("ChannelSlice", (None, "start"), (None, "end")),
+    "channel_shuffle": _simple("nn.ChannelShuffle", (None, "groups")),
     "flatten": _inline(lambda n: "torch.flatten({0}, 1)"),
     "crop": lambda node, ctx: Emission(None, (), _crop_slice(node.attrs)),
     "pad_channels": _pad_channels,

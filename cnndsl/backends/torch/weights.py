@@ -7,6 +7,14 @@ models do.  So both state_dicts are aligned in order, entry by entry, on the
 last name part (`weight`, `running_mean`, ...) and the shape; `difflib` finds
 the best alignment, so one extra or missing layer shows up as exactly that
 instead of shifting every later tensor.
+
+Two differences between implementations of one architecture are bridged, and
+reported: a layer written as `nn.Linear` on channels-last tensors where the spec
+says a 1x1 convolution (ConvNeXt's MLP) holds the same weights as an out x in
+matrix instead of out x in x 1 x 1, so shapes are compared without trailing 1s
+and the tensor is reshaped; and a tensor a module registers on itself (ConvNeXt's
+`layer_scale`) comes before its submodules' in PyTorch's state_dict whatever the
+order of use, so such tensors may also pair at the end of their module.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ class WeightReport:
     mismatched: list[tuple[str, tuple, str, tuple]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # ours, with nothing to load
     unexpected: list[str] = field(default_factory=list)  # theirs, with no place
+    reshaped: list[tuple[str, tuple, str, tuple]] = field(default_factory=list)
+    reordered: list[tuple[str, str]] = field(default_factory=list)  # (ours, theirs)
 
     @property
     def ok(self) -> bool:
@@ -31,6 +41,15 @@ class WeightReport:
 
     def __str__(self) -> str:
         lines = [f"{len(self.loaded)} tensors pair up by declaration order"]
+        if self.reshaped:
+            lines.append(f"  {len(self.reshaped)} reshaped, the same weights (an nn.Linear on "
+                         f"channels-last maps is a 1x1 convolution):")
+            lines += [f"    {ours} {list(our_shape)} <- {theirs} {list(their_shape)}"
+                      for ours, our_shape, theirs, their_shape in self.reshaped]
+        if self.reordered:
+            lines.append(f"  {len(self.reordered)} reordered (a module's own tensor comes "
+                         f"before its layers in a state_dict, used after them here):")
+            lines += [f"    {ours} <- {theirs}" for ours, theirs in self.reordered]
         for ours, our_shape, theirs, their_shape in self.mismatched:
             lines.append(f"  shape mismatch: {ours} {list(our_shape)} <- {theirs} "
                          f"{list(their_shape)}")
@@ -48,13 +67,52 @@ class WeightMismatchError(ValueError):
         self.report = report
 
 
+_KINDS = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}
+
+
 def _signature(key: str, tensor) -> tuple:
-    return key.rsplit(".", 1)[-1], tuple(tensor.shape)
+    """(kind, shape without trailing 1s): `weight`, `bias` and batch-norm statistics by
+    name; any other tensor (`layer_scale`, `gamma`: a module's own) as a parameter."""
+    leaf = key.rsplit(".", 1)[-1]
+    shape = tuple(tensor.shape)
+    while len(shape) > 1 and shape[-1] == 1:
+        shape = shape[:-1]
+    return leaf if leaf in _KINDS else "parameter", shape
+
+
+def _own_tensors_last(keys: list[str]) -> tuple[list[str], set[str]]:
+    """`keys` with each tensor a module registers on itself (`features.1.0.layer_scale`
+    before `features.1.0.block.0.weight`) moved after that module's other entries."""
+    moved, order = set(), list(keys)
+    for key in keys:
+        module = key.rpartition(".")[0] + "."
+        if module != "." and "." not in key[len(module):]:
+            later = [k for k in order[order.index(key) + 1:] if k.startswith(module)]
+            if later and all("." in k[len(module):] for k in later):
+                order.remove(key)
+                order.insert(order.index(later[-1]) + 1, key)
+                moved.add(key)
+    return order, moved
 
 
 def align(ours: dict, theirs: dict) -> WeightReport:
     """Pair the entries of two state_dicts by declaration order (see module doc)."""
     our_keys, their_keys = list(ours), list(theirs)
+    report = _align(ours, our_keys, theirs, their_keys)
+    if not report.ok:
+        reordered, moved = _own_tensors_last(their_keys)
+        if moved:
+            other = _align(ours, our_keys, theirs, reordered)
+            if len(other.loaded) > len(report.loaded):
+                report = other
+                report.reordered = [(o, t) for o, t in report.loaded if t in moved]
+    report.reshaped = [(o, tuple(ours[o].shape), t, tuple(theirs[t].shape))
+                       for o, t in report.loaded if tuple(ours[o].shape) != tuple(theirs[t].shape)]
+    return report
+
+
+def _align(ours: dict, our_keys: list[str], theirs: dict,
+           their_keys: list[str]) -> WeightReport:
     a = [_signature(k, ours[k]) for k in our_keys]
     b = [_signature(k, theirs[k]) for k in their_keys]
     report = WeightReport()
@@ -68,7 +126,8 @@ def align(ours: dict, theirs: dict) -> WeightReport:
             continue
         pairs = min(i2 - i1, j2 - j1) if tag == "replace" else 0
         for i, j in zip(range(i1, i1 + pairs), range(j1, j1 + pairs)):
-            report.mismatched.append((our_keys[i], a[i][1], their_keys[j], b[j][1]))
+            report.mismatched.append((our_keys[i], tuple(ours[our_keys[i]].shape),
+                                      their_keys[j], tuple(theirs[their_keys[j]].shape)))
         report.missing += our_keys[i1 + pairs:i2]
         report.unexpected += their_keys[j1 + pairs:j2]
     return report
@@ -78,7 +137,9 @@ def load_weights(module, state_dict: dict, strict: bool = True,
                  assign: bool = False) -> WeightReport:
     """Copy `state_dict` (e.g. torchvision's `resnet34().state_dict()`) into `module`
     (from `Network.to_torch()` or a generated file), pairing tensors by declaration
-    order with shape checks.
+    order with shape checks; report.reshaped and report.reordered say where an
+    nn.Linear weight became a 1x1 convolution's or a module's own tensor (a layer
+    scale) paired after its layers (see the module doc).
 
     strict=True raises WeightMismatchError (a ValueError) listing every shape
     mismatch, missing and unexpected tensor, and loads nothing; strict=False
@@ -87,9 +148,10 @@ def load_weights(module, state_dict: dict, strict: bool = True,
     hands the tensors over instead of copying them (see nn.Module.load_state_dict),
     for modules built on the meta device.
     """
-    report = align(module.state_dict(), state_dict)
+    ours = module.state_dict()
+    report = align(ours, state_dict)
     if strict and not report.ok:
         raise WeightMismatchError(report)
-    mapped = {ours: state_dict[theirs] for ours, theirs in report.loaded}
+    mapped = {o: state_dict[t].reshape(ours[o].shape) for o, t in report.loaded}
     module.load_state_dict(mapped, strict=False, assign=assign)
     return report
