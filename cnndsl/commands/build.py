@@ -9,6 +9,7 @@ from cnndsl.backends import TARGETS
 from cnndsl.commands._spec import (add_spec_arguments, load_spec, parse_overrides,
                                    refuse_to_overwrite)
 from cnndsl.errors import SpecError
+from cnndsl.escape import terminal
 
 HELP = "compile a spec to standalone PyTorch source (--target torch) or an ONNX graph"
 ORDER = 20
@@ -43,12 +44,12 @@ def run(args) -> int:
     try:
         backend.build_file(net, args.output, options)
     except WeightMismatchError as exc:
-        print(f"cnndsl: error: {args.weights}: {exc}", file=sys.stderr)
+        print(terminal(f"cnndsl: error: {args.weights}: {exc}"), file=sys.stderr)
         return 1
     except OSError as exc:
         raise SpecError(f"cannot write {exc.filename or args.output}: "
                         f"{exc.strerror or exc}") from None
-    print(f"wrote {args.output} ({args.target}, network {net.name})", file=sys.stderr)
+    print(terminal(f"wrote {args.output} ({args.target}, network {net.name})"), file=sys.stderr)
     return 0
 
 

@@ -17,13 +17,14 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    import json
     import sys
 
+    from cnndsl.escape import json_text, terminal
     from cnndsl.train.evaluate import evaluate, render
     notes: list[str] = []
     result = evaluate(args.spec, args.weights, args.data, args.device, notes)
     for note in notes:
-        print(note, file=sys.stderr)
-    print(json.dumps(result, indent=1) if args.format == "json" else render(result))
+        print(terminal(note), file=sys.stderr)
+    # JSON has no NaN: a loss that is not a finite number is null (docs/training.md)
+    print(json_text(result) if args.format == "json" else render(result))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from cnndsl.commands._spec import add_spec_arguments, load_spec, refuse_to_overwrite
+from cnndsl.escape import terminal
 
 HELP = "draw a spec's architecture diagram (.svg/.png/.pdf via Graphviz, .dot, or Mermaid .md)"
 ORDER = 50
@@ -41,7 +42,7 @@ def run(args) -> int:
     try:
         diagram_format(args.output)
     except ValueError as exc:
-        print(f"cnndsl graph: {exc}", file=sys.stderr)
+        print(f"cnndsl graph: {terminal(exc)}", file=sys.stderr)
         return 1
     net = load_spec(args)
     refuse_to_overwrite(args.output, net)
@@ -50,14 +51,15 @@ def run(args) -> int:
     try:
         written = write_diagram(net.graph, args.output, args.depth)
     except (OSError, RuntimeError) as exc:
-        print(f"cnndsl graph: {exc}", file=sys.stderr)
+        print(f"cnndsl graph: {terminal(exc)}", file=sys.stderr)
         return 1
     if not written.rendered:
-        print(f"cnndsl graph: Graphviz `dot` is not on PATH, so wrote {written.path} instead of "
-              f"{args.output}; {INSTALL_HINT}, then run `dot -T{diagram_format(args.output)} "
-              f"{written.path} -o {args.output}`", file=sys.stderr)
+        print(terminal(f"cnndsl graph: Graphviz `dot` is not on PATH, so wrote {written.path} "
+                       f"instead of {args.output}; {INSTALL_HINT}, then run "
+                       f"`dot -T{diagram_format(args.output)} {written.path} -o {args.output}`"),
+              file=sys.stderr)
         return EXIT_NO_GRAPHVIZ
     for note in written.notes:
-        print(f"cnndsl graph: note: {note}", file=sys.stderr)
-    print(f"wrote {written.path}")
+        print(f"cnndsl graph: note: {terminal(note)}", file=sys.stderr)
+    print(f"wrote {terminal(written.path)}")
     return 0

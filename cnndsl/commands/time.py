@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from cnndsl.commands._spec import add_spec_arguments, load_spec
+from cnndsl.escape import json_text, terminal
 
 HELP = "time each layer's forward and backward pass on the module cnndsl builds (caffe time)"
 ORDER = 60
@@ -40,8 +40,8 @@ def run(args) -> int:
     try:
         timing = time_network(net, options)
     except TimingError as exc:
-        print(f"cnndsl time: {exc}", file=sys.stderr)
+        print(f"cnndsl time: {terminal(exc)}", file=sys.stderr)
         return 1
-    print(json.dumps(to_json(timing), indent=1) if args.format == "json"
+    print(json_text(to_json(timing)) if args.format == "json"
           else render_table(timing))
     return 0

@@ -240,7 +240,7 @@ class Elaborator:
 
     def _call_block(self, block: ast.BlockDef, call: ast.Call, current: int,
                     ctx: Context) -> int:
-        if block in ctx.calls:
+        if any(b is block for b in ctx.calls):  # identity: == would compare whole ASTs
             chain = " -> ".join(b.name for b in (*ctx.calls, block))
             raise SpecError(f"block {block.name!r} calls itself ({chain})", call.span,
                             "blocks cannot be recursive; use `repeat` for repetition",

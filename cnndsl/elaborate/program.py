@@ -43,7 +43,7 @@ def load_program(text: str, path: str) -> Program:
 def _key(path: str) -> str:
     try:
         return str(Path(path).resolve())
-    except OSError:
+    except (OSError, ValueError, RuntimeError):  # a symlink loop, a NUL in the name
         return path
 
 

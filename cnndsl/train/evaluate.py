@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from cnndsl.errors import SpecError
+from cnndsl.escape import terminal
 from cnndsl.train import checkpoint
 from cnndsl.train.adapt import load_network
 from cnndsl.train.batches import Batches, Preprocess
@@ -97,17 +98,18 @@ def _shape(tensor) -> str:
 
 
 def render(result: dict) -> str:
-    """The accuracy line, per-class recall and the confusion matrix as text."""
-    names = [str(c) for c in result["classes"]]
+    """The accuracy line, per-class recall and the confusion matrix as text; class
+    names come from the data (folder names, CIFAR's label_names) and are escaped."""
+    names = [terminal(c, keep="") for c in result["classes"]]
     width = max(5, max(len(n) for n in names),
                 max(len(str(v)) for row in result["confusion"] for v in row))
-    lines = [f"{result['data']}: {result['count']} images, accuracy "
+    lines = [f"{terminal(result['data'])}: {result['count']} images, accuracy "
              f"{100 * result['accuracy']:.2f}%, loss {result['loss']:.4f}",
              "", "confusion matrix (rows: true class, columns: predicted)",
              " " * width + " " + " ".join(n[:width].rjust(width) for n in names) + "  recall"]
-    for name, row in zip(names, result["confusion"]):
+    for k, (name, row) in enumerate(zip(names, result["confusion"])):
         total = sum(row)
-        recall = row[names.index(name)] / total if total else float("nan")
+        recall = row[k] / total if total else float("nan")
         lines.append(name[:width].rjust(width) + " " + " ".join(str(v).rjust(width) for v in row)
                      + f"  {100 * recall:5.1f}%")
     return "\n".join(lines)

@@ -28,6 +28,7 @@ from cnndsl.backends.onnx.folding import plan_folds
 from cnndsl.backends.onnx.params import ParamSource, WeightsError
 from cnndsl.state_dicts import read_state_dict
 from cnndsl.errors import SpecError
+from cnndsl.escape import utf8_text
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13  # Softmax over one axis, Clip with tensor bounds, Resize with scales
@@ -58,17 +59,18 @@ def build_model(network, state_dict=None, fold_bn: bool = True,
     outputs = [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT,
                                              [BATCH_DIM, *graph.output_node.shape])]
     onnx_graph = helper.make_graph(ctx.nodes, graph.name, inputs, outputs, ctx.initializers,
-                                   doc_string=f"{graph.name} compiled by cnndsl from {graph.path}")
+                                   doc_string=utf8_text(f"{graph.name} compiled by cnndsl from "
+                                                        f"{graph.path}"))
     imports = [helper.make_opsetid("", opset)]
     model = helper.make_model(onnx_graph, opset_imports=imports, producer_name="cnndsl",
                               producer_version=_version(),
                               ir_version=helper.find_min_ir_version_for(imports))
     helper.set_model_props(model, {
         "cnndsl.network": graph.name,
-        "cnndsl.spec": str(graph.path),
+        "cnndsl.spec": utf8_text(graph.path),
         "cnndsl.spec_sha256": hashlib.sha256(network.source.encode()).hexdigest(),
         "cnndsl.input": "x".join(map(str, graph.input.shape)),
-        "cnndsl.params": ",".join(f"{k}={v}" for k, v in graph.params),
+        "cnndsl.params": utf8_text(",".join(f"{k}={v}" for k, v in graph.params)),
         "cnndsl.fold_bn": str(bool(fold_bn)).lower(),
     })
     return model

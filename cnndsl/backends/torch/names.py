@@ -4,7 +4,7 @@ Everything a spec (or a hand-built IR) names ends up in Python source, so
 nothing is pasted in unchecked: identifiers must be plain ASCII Python names
 that are not keywords and cannot shadow what the generated code relies on,
 literals are produced by `literal()` from a closed set of types, and free text
-(paths, network names in comments) goes through `comment_text()`.
+(paths, network names in comments) goes through `comment_text()` (cnndsl.escape).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import math
 import re
 
 from cnndsl.errors import Span, SpecError
+from cnndsl.escape import python_string, python_text
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -75,10 +76,7 @@ def literal(value) -> str:
             raise SpecError(f"value {value!r} cannot be written into generated code")
         return repr(value)
     if isinstance(value, str):
-        text = repr(value)  # repr of a str is always a valid, closed string literal
-        if text.startswith("'") and '"' not in value:  # black's quotes; nothing to escape
-            text = '"' + text[1:-1] + '"'
-        return text
+        return python_string(value)
     if isinstance(value, tuple):
         items = [literal(v) for v in value]
         return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
@@ -87,6 +85,4 @@ def literal(value) -> str:
 
 def comment_text(text: str) -> str:
     """One line of printable ASCII, safe inside a comment or a docstring."""
-    escaped = str(text).encode("unicode_escape").decode("ascii")
-    escaped = "".join(c if c.isprintable() else "?" for c in escaped)
-    return escaped.replace('"', "'")
+    return python_text(text)
