@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from cnndsl.cli import main
+from cnndsl.state_dicts import digest
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "tests" / "specs"
@@ -356,6 +357,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_run, tmp_path, capsy
     out.mkdir()
     saved = torch.load(tiny_run / "last.pt", weights_only=True)
     saved["model"]["fc1.weight"] *= 1e38  # finite, but the next forward overflows
+    saved["sha256"] = digest(saved)  # as if training had written it
     torch.save(saved, out / "last.pt")
     code, _, err = train(capsys, TINY, "--out", out, "--resume", "--epochs", "5")
     assert code == 1 and f"last good checkpoint is kept ({out / 'last.pt'}, epoch 3)" in err

@@ -23,8 +23,8 @@ def evaluate(spec: str, weights: str, data_source: str | None = None, device: st
     """{"accuracy", "loss", "count", "classes", "confusion" (rows: true, cols: predicted)}."""
     notes = notes if notes is not None else []
     saved = checkpoint.load(weights, not_ours_hint="cnndsl eval needs a checkpoint written by "
-                            "cnndsl train (its best.pt or last.pt)")
-    config = TrainConfig.from_dict(saved.get("config", {"spec": spec}))
+                            "cnndsl train (its best.pt or last.pt)", notes=notes)
+    config = TrainConfig.from_dict(saved["config"])
     net = _rebuild(spec, saved, weights)
     if saved.get("spec_sha256") != checkpoint.spec_hash(net.source):
         notes.append(f"note: {weights} was trained from a different version of {spec} "
@@ -39,7 +39,8 @@ def evaluate(spec: str, weights: str, data_source: str | None = None, device: st
                         f"{data.source} has {len(data.classes)}")
     rt = runtime(TrainConfig(spec=spec, device=device, compile=False, channels_last=False))
     model = net.to_torch()
-    _check_fits(model.state_dict(), saved, weights, spec)
+    checkpoint.check_fits(model.state_dict(), saved, weights, spec)
+    _refuse_non_finite(saved["model"], weights)
     model.load_state_dict(saved["model"])
     model.to(rt.device).eval()
     stats = saved.get("preprocess") or {}
@@ -77,24 +78,15 @@ def _rebuild(spec: str, saved: dict, weights: str):
             hint=f"evaluate it with the spec it was trained from: {saved['spec_path']}") from None
 
 
-def _check_fits(expected: dict, saved: dict, weights: str, spec: str) -> None:
-    """CheckpointError, naming the spec the checkpoint came from and a few of the
-    differing tensors, if its weights are not exactly the network's."""
-    have = saved["model"]
-    problems = [f"{k} is {_shape(have[k])} in the checkpoint, {_shape(v)} in the network"
-                for k, v in expected.items() if k in have and have[k].shape != v.shape]
-    problems += [f"missing {k}" for k in expected if k not in have]
-    problems += [f"unexpected {k}" for k in have if k not in expected]
-    if problems:
-        shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
-        raise CheckpointError(
-            f"{weights} was trained from another spec ({saved.get('spec_path', '?')}) and does "
-            f"not fit {spec}: {shown}",
-            hint=f"evaluate it with the spec it was trained from: {saved.get('spec_path', '?')}")
-
-
-def _shape(tensor) -> str:
-    return "x".join(map(str, tensor.shape)) or "scalar"
+def _refuse_non_finite(state: dict, weights: str) -> None:
+    """A network with NaN or infinite weights has no accuracy to report (and its
+    loss would be NaN, which JSON cannot hold): say which tensors, and stop."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{weights} holds NaN or infinite values in {len(bad)} tensor"
+                              f"{'s' * (len(bad) > 1)} ({', '.join(bad[:3])}"
+                              f"{', ...' if len(bad) > 3 else ''}): there is no accuracy to "
+                              f"measure", hint="evaluate an earlier checkpoint (best.pt)")
 
 
 def render(result: dict) -> str:
