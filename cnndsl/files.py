@@ -55,11 +55,22 @@ class Outputs:
     ("the weights file", "best.pt"), ..."""
 
     reads: list[tuple[str, Path]] = field(default_factory=list)
-    created: set[str] = field(default_factory=set)
+    created: set[str] = field(default_factory=set)  # real paths written so far
+    written: list[str] = field(default_factory=list)  # the same, as they were named
+    # the hint when a derived name holds a file cnndsl did not write
+    derived_hint: str = "move or delete it, or name the output explicitly"
 
     @classmethod
     def reading(cls, pairs: Iterable[tuple[str, str | Path | None]]) -> "Outputs":
         return cls([(what, Path(path)) for what, path in pairs if path])
+
+    @classmethod
+    def for_network(cls, network, **others: str | Path | None) -> "Outputs":
+        """Outputs that guard the files `network` was read from (the spec and the
+        libraries it imports) and `others`, e.g. weights=PATH."""
+        reads = [("the spec" if k == 0 else "a library the spec imports", f)
+                 for k, f in enumerate(getattr(network, "files", ()))]
+        return cls.reading(reads + [(f"the {what} file", f) for what, f in others.items()])
 
     def target(self, path: str | Path, named: bool = True,
                owned: Callable[[Path], bool] | None = None) -> Path:
@@ -81,7 +92,7 @@ class Outputs:
                 and not (owned is not None and owned(real))):
             raise OutputError(f"refusing to replace {path}: cnndsl would name it itself, and "
                               f"it holds a file this command did not write",
-                              hint="move or delete it, or name the output explicitly")
+                              hint=self.derived_hint)
         return real
 
     def write(self, path: str | Path, content: Content, named: bool = True,
@@ -106,6 +117,7 @@ class Outputs:
                     with contextlib.suppress(OSError):
                         temp.unlink()
         self.created.update(str(real) for real in targets)
+        self.written += [str(path) for path, *_ in items]
         return targets
 
 

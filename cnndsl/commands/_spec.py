@@ -55,19 +55,3 @@ def _literal(text: str):
             pass
     return text
 
-
-def refuse_to_overwrite(output, net, **others) -> None:
-    """SpecError if writing `output` would destroy one of the command's inputs: the
-    spec, a library it imports, or a file named in `others` (e.g. weights=PATH)."""
-    from pathlib import Path
-    target = Path(output).resolve()
-    inputs = [("the spec" if k == 0 else "a library the spec imports", f)
-              for k, f in enumerate(net.files)]
-    inputs += [(f"the {what} file", f) for what, f in others.items() if f]
-    for what, path in inputs:
-        if Path(path).resolve() == target:
-            raise SpecError(f"refusing to write {output}: it is {what} this command reads",
-                            hint="choose another output file with -o")
-    if target.is_dir():
-        raise SpecError(f"cannot write {output}: it is a directory",
-                        hint="give a file name, e.g. -o model.onnx")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from cnndsl.commands._spec import add_spec_arguments, load_spec, refuse_to_overwrite
+from cnndsl.commands._spec import add_spec_arguments, load_spec
 from cnndsl.escape import terminal
 
 HELP = "draw a spec's architecture diagram (.svg/.png/.pdf via Graphviz, .dot, or Mermaid .md)"
@@ -44,12 +44,14 @@ def run(args) -> int:
     except ValueError as exc:
         print(f"cnndsl graph: {terminal(exc)}", file=sys.stderr)
         return 1
+    from cnndsl.files import Outputs
     net = load_spec(args)
-    refuse_to_overwrite(args.output, net)
+    outputs = Outputs.for_network(net)
+    outputs.target(args.output)  # refused before any work: the spec, a library, a folder
     if diagram_format(args.output) in RENDERED and find_dot() is None:
-        refuse_to_overwrite(fallback_path(args.output), net)
+        outputs.target(fallback_path(args.output))
     try:
-        written = write_diagram(net.graph, args.output, args.depth)
+        written = write_diagram(net.graph, args.output, args.depth, outputs)
     except (OSError, RuntimeError) as exc:
         print(f"cnndsl graph: {terminal(exc)}", file=sys.stderr)
         return 1

@@ -63,9 +63,23 @@ def _node_line(box: Box) -> str:
     return f"{box.id} {_attrs(**attrs)};"
 
 
+# the first line of every DOT file cnndsl writes: what `graph` may replace unasked
+MARKER = "// Drawn by cnndsl (cnndsl graph)."
+
+
+def drawn_by_cnndsl(path: Path) -> bool:
+    """Whether the file at `path` is a DOT source cnndsl wrote."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.readline().rstrip("\n") == MARKER
+    except OSError:
+        return False
+
+
 def to_dot(view: View) -> str:
     """The DOT source: boxes nested in their clusters, then every arrow."""
     lines = [
+        MARKER,
         f"digraph {dot_string(view.name)} {{",
         f"  graph {_attrs(label=view.title, **GRAPH)};",
         f"  node {_attrs(**NODE)};",
