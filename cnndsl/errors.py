@@ -86,12 +86,18 @@ def _quote(span: Span) -> list[str]:
     width = 1
     if span.end_line == span.line and span.end_column > span.column:
         width = span.end_column - span.column
-    width = max(1, min(width, len(line) - span.column + 1))
+    width = max(1, min(width, len(line) - span.column + 1, QUOTE_WIDTH // 2))
+    begin = max(0, span.column - 1 - QUOTE_WIDTH // 2)  # a long line shows a window of itself
+    end = span.column - 1 + width + QUOTE_WIDTH // 2
+    shown = ("…" if begin else "") + line[begin:end] + ("…" if end < len(line) else "")
     # the caret goes under the escaped text: a spelled-out \x1b is four columns wide
-    start = line[:span.column - 1]
+    start = ("…" if begin else "") + line[begin:span.column - 1]
     marked = line[span.column - 1:span.column - 1 + width]
-    return [f"  {terminal(line, keep='')}",
+    return [f"  {terminal(shown, keep='')}",
             "  " + " " * terminal_width(start) + "^" + "~" * (terminal_width(marked) - 1)]
+
+
+QUOTE_WIDTH = 160  # characters of a source line a diagnostic quotes at most
 
 
 class SpecError(Exception):

@@ -9,8 +9,9 @@ import sys
 from cnndsl.errors import SpecError
 
 
-def add_spec_arguments(parser, spec_help: str = "the .cnn file") -> None:
-    parser.add_argument("spec", help=spec_help)
+def add_spec_arguments(parser, spec_help: str = "the .cnn file", stdin: bool = True) -> None:
+    parser.add_argument("spec", help=spec_help + (" ('-' reads it from standard input)"
+                                                  if stdin else ""))
     parser.add_argument("--input", help="override the spec's input size, e.g. 3x32x32")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a network parameter, e.g. --set classes=10")

@@ -14,7 +14,7 @@ ORDER = 30
 
 def configure(parser) -> None:
     from cnndsl.train.config import OPTIMIZERS, SCHEDULES
-    add_spec_arguments(parser)
+    add_spec_arguments(parser, stdin=False)
     parser.add_argument("--data", default=None, metavar="SOURCE",
                         help="digits (default), imagefolder:PATH, cifar10:PATH, mnist:PATH, "
                              "synthetic[:N]")
@@ -75,6 +75,10 @@ def build_config(args):
 def check_spec_path(spec: str) -> None:
     """SpecError unless `spec` is a file: checked before a run folder is chosen."""
     from cnndsl.errors import SpecError
+    if spec == "-":
+        raise SpecError("cnndsl train needs the spec as a file, not '-' (standard input): the "
+                        "run stores its path and reads it again on --resume",
+                        hint="save the spec to a .cnn file first")
     if Path(spec).is_dir():
         raise SpecError(f"{spec} is a folder, not a .cnn spec file")
     if not Path(spec).is_file():
