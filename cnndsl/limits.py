@@ -67,7 +67,7 @@ def _count(n: int, unit: str) -> str:
     if unit == "bytes":
         for size, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
             if n >= size:
-                return f"{n:,} bytes ({n / size:.3g} {name})"
+                return f"{n:,} bytes ({n / size:,.1f} {name})"
     return f"{n:,} {unit}".rstrip()
 
 
@@ -77,8 +77,8 @@ STATEMENT_TOKENS = Limit("statement_tokens", 10_000, "this statement runs to", "
 LAYERS = Limit("layers", 100_000, "the network elaborates to", "layers")
 STEPS = Limit("steps", 1_000_000, "elaboration runs", "statements")
 PARAMS = Limit("params", 1_000_000_000, "the network has", "parameters", allow_large=True)
-ACTIVATION_BYTES = Limit("activation_bytes", 32 << 30, "one batch's activations take", "bytes",
-                         allow_large=True)
+ACTIVATION_BYTES = Limit("activation_bytes", 32 << 30, "the activations (float32) take",
+                         "bytes", allow_large=True)
 DATA_FILE_BYTES = Limit("data_file_bytes", 4 << 30, "the data file holds", "bytes")
 IMAGE_PIXELS = Limit("image_pixels", 89_478_485, "the image has", "pixels")
 SYNTHETIC_SAMPLES = Limit("synthetic_samples", 10_000_000, "--data synthetic:N asks for",
@@ -86,3 +86,33 @@ SYNTHETIC_SAMPLES = Limit("synthetic_samples", 10_000_000, "--data synthetic:N a
 
 ALL = (SPEC_BYTES, STATEMENT_TOKENS, LAYERS, STEPS, PARAMS, ACTIVATION_BYTES, DATA_FILE_BYTES,
        IMAGE_PIXELS, SYNTHETIC_SAMPLES)
+
+
+def allocation_problems(analysis, batch: int = 0) -> list[tuple[str, Span | None, str]]:
+    """(message, span, hint) for each allocation limit `analysis` (a checked
+    network's cnndsl.analysis.Analysis) exceeds: its parameters, and with
+    `batch`, one batch's activations.  Counted from the IR: nothing allocated."""
+    problems = []
+    graph = analysis.graph
+    params = analysis.total_params
+    if params > PARAMS.value():
+        biggest = max(analysis.layers, key=lambda s: s.cost.params)
+        detail = (f" ({params * 4 / (1 << 30):,.1f} GiB as float32; the largest layer, "
+                  f"{biggest.node.name}, has {biggest.cost.params:,})")
+        problems.append((f"network {graph.name} has {params:,} parameters{detail}, over the "
+                         f"limit of {PARAMS.value():,}", biggest.node.span, PARAMS.hint()))
+    per_sample = sum(s.activation_bytes for s in analysis.nodes)  # the input's too
+    if per_sample * max(batch, 1) > ACTIVATION_BYTES.value():
+        at = f" at batch size {batch}" if batch else " for one sample"
+        problems.append((f"{ACTIVATION_BYTES.message(per_sample * max(batch, 1))}{at}",
+                         graph.nodes[0].span, ACTIVATION_BYTES.hint()))
+    return problems
+
+
+def check_allocation(analysis, batch: int = 0, allow_large: bool = False) -> None:
+    """SpecError before a command allocates more than the limits allow (unless
+    --allow-large)."""
+    problems = [] if allow_large else allocation_problems(analysis, batch)
+    if problems:
+        message, span, hint = problems[0]
+        raise SpecError(message, span, hint)

@@ -329,7 +329,7 @@ def test_channel_mismatch(tmp_path, capsys):
 
 def test_class_count_mismatch_without_parameter(tmp_path, capsys):
     code, _, err = train(capsys, SPECS / "train_fixed_head.cnn", "--out", tmp_path)
-    assert code == 1 and "outputs 3 classes" in err and "has 10" in err
+    assert code == 1 and "outputs 3 scores per image" in err and "has 10" in err
 
 
 def test_class_count_adapts_through_parameter(tmp_path, capsys):
@@ -343,7 +343,7 @@ def test_class_count_adapts_through_parameter(tmp_path, capsys):
 
 def test_explicit_classes_mismatch_is_an_error(tmp_path, capsys):
     code, _, err = train(capsys, TINY, "--out", tmp_path, "--set", "classes=4")
-    assert code == 1 and "outputs 4 classes" in err
+    assert code == 1 and "outputs 4 scores per image" in err
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_run, tmp_path, capsys):

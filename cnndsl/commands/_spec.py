@@ -9,23 +9,45 @@ import sys
 from cnndsl.errors import SpecError
 
 
-def add_spec_arguments(parser, spec_help: str = "the .cnn file", stdin: bool = True) -> None:
+def add_spec_arguments(parser, spec_help: str = "the .cnn file", stdin: bool = True,
+                       allocates: bool = False) -> None:
+    """SPEC, --input and --set; `allocates`: the command builds the network in
+    memory, so it takes --allow-large (docs/limits.md)."""
     parser.add_argument("spec", help=spec_help + (" ('-' reads it from standard input)"
                                                   if stdin else ""))
     parser.add_argument("--input", help="override the spec's input size, e.g. 3x32x32")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a network parameter, e.g. --set classes=10")
+    if allocates:
+        add_allow_large(parser)
 
 
-def load_spec(args, input=None, params: dict | None = None):
+def add_allow_large(parser) -> None:
+    parser.add_argument("--allow-large", action="store_true", default=None,
+                        help="allocate networks beyond the parameter and activation-memory "
+                             "limits (docs/limits.md)")
+
+
+def load_spec(args, input=None, params: dict | None = None, batch: int = 0):
     """The Network that args.spec, args.input and args.set describe (`input` and
     `params` fill in what they leave out); its warnings go to stderr, its errors
-    raise SpecError."""
+    raise SpecError.  A command that allocates the network (it has
+    args.allow_large) refuses one beyond the limits, counted for `batch`
+    samples; any other warns."""
+    from cnndsl.errors import Diagnostic
+    from cnndsl.limits import allocation_problems, check_allocation
     from cnndsl.network import load
     net = load(args.spec, input=args.input if args.input is not None else input,
                params={**(params or {}), **parse_overrides(args.set)} or None)
     for warning in net.warnings:
         print(warning.render(), file=sys.stderr)
+    if hasattr(args, "allow_large"):
+        check_allocation(net.analysis, batch, bool(args.allow_large))
+    else:
+        for message, span, hint in allocation_problems(net.analysis):
+            print(Diagnostic("warning", message + "; build, train and time refuse it", span,
+                             hint.replace("pass --allow-large", "give them --allow-large"))
+                  .render(), file=sys.stderr)
     return net
 
 

@@ -15,7 +15,7 @@ ORDER = 20
 
 
 def configure(parser) -> None:
-    add_spec_arguments(parser)
+    add_spec_arguments(parser, allocates=True)
     parser.add_argument("--target", choices=sorted(TARGETS), required=True,
                         help="torch: a readable .py file; onnx: a .onnx graph")
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write")

@@ -12,7 +12,7 @@ ORDER = 60
 
 
 def configure(parser) -> None:
-    add_spec_arguments(parser)
+    add_spec_arguments(parser, allocates=True)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--batch", type=int, default=16, help="batch size (default 16)")
     parser.add_argument("--iterations", type=int, default=10,
@@ -31,7 +31,7 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    net = load_spec(args)
+    net = load_spec(args, batch=args.batch)
     from cnndsl.profile import TimeOptions, TimingError, time_network
     from cnndsl.profile.report import render_table, to_json
     options = TimeOptions(device=args.device, batch=args.batch, iterations=args.iterations,

@@ -14,7 +14,7 @@ ORDER = 30
 
 def configure(parser) -> None:
     from cnndsl.train.config import OPTIMIZERS, SCHEDULES
-    add_spec_arguments(parser, stdin=False)
+    add_spec_arguments(parser, stdin=False, allocates=True)
     parser.add_argument("--data", default=None, metavar="SOURCE",
                         help="digits (default), imagefolder:PATH, cifar10:PATH, mnist:PATH, "
                              "synthetic[:N]")
@@ -53,7 +53,7 @@ def configure(parser) -> None:
 # command-line option -> TrainConfig field, for the options that map one to one
 _FIELDS = ("data", "input", "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay",
            "label_smoothing", "augment", "device", "amp", "amp_dtype", "channels_last", "compile",
-           "init", "seed", "workers", "nproc_per_node")
+           "init", "seed", "workers", "nproc_per_node", "allow_large")
 
 
 def build_config(args):

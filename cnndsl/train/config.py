@@ -26,7 +26,8 @@ MAX_SEED = 2**32 - 1
 FLOAT32_MAX = 3.4028234663852886e38
 
 # Options a resumed run may change; every other one must match the checkpoint.
-RESUMABLE_OVERRIDES = ("epochs", "device", "out", "workers", "compile", "nproc_per_node")
+RESUMABLE_OVERRIDES = ("epochs", "device", "out", "workers", "compile", "nproc_per_node",
+                       "allow_large")
 
 
 @dataclass
@@ -55,6 +56,7 @@ class TrainConfig:
     seed: int = 0
     workers: int | None = None  # DataLoader workers for on-disk data sets
     nproc_per_node: int = 1
+    allow_large: bool = False  # beyond the parameter and activation limits (docs/limits.md)
     given: list = field(default_factory=list)  # options set on the command line (for --resume)
 
     @property

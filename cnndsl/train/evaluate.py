@@ -11,7 +11,8 @@ from cnndsl.errors import SpecError
 from cnndsl.escape import terminal
 from cnndsl.train import checkpoint
 from cnndsl.train.adapt import load_network
-from cnndsl.train.batches import Batches, Preprocess
+from cnndsl.limits import check_allocation
+from cnndsl.train.batches import EVAL_BATCH, Batches, Preprocess
 from cnndsl.train.config import TrainConfig
 from cnndsl.train.data import load_data
 from cnndsl.train.device import runtime
@@ -19,7 +20,7 @@ from cnndsl.train.errors import CheckpointError, DataError
 
 
 def evaluate(spec: str, weights: str, data_source: str | None = None, device: str = "auto",
-             notes: list[str] | None = None) -> dict:
+             notes: list[str] | None = None, allow_large: bool = False) -> dict:
     """{"accuracy", "loss", "count", "classes", "confusion" (rows: true, cols: predicted)}."""
     notes = notes if notes is not None else []
     saved = checkpoint.load(weights, not_ours_hint="cnndsl eval needs a checkpoint written by "
@@ -38,6 +39,7 @@ def evaluate(spec: str, weights: str, data_source: str | None = None, device: st
         raise DataError(f"{weights} predicts {net.output_shape[0]} classes, "
                         f"{data.source} has {len(data.classes)}")
     rt = runtime(TrainConfig(spec=spec, device=device, compile=False, channels_last=False))
+    check_allocation(net.analysis, EVAL_BATCH, allow_large)
     model = net.to_torch()
     checkpoint.check_fits(model.state_dict(), saved, weights, spec)
     _refuse_non_finite(saved["model"], weights)
