@@ -30,9 +30,12 @@ def _divide(a, b):
 
 
 def _power(a, b):
-    if isinstance(b, (int, float)) and abs(b) > 64 and abs(a) > 1:
+    if b > 64 and abs(a) > 1:  # 2 ** 10 ** 9 would take minutes; a negative power is small
         raise OverflowError
-    return a ** b
+    result = a ** b
+    if isinstance(result, complex):  # (-1) ** 0.5: Python's answer, not a number cnndsl uses
+        raise ValueError
+    return result
 
 
 _ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": _divide,
@@ -134,6 +137,10 @@ class Evaluator:
             raise SpecError("division by zero", e.span) from None
         except OverflowError:
             raise SpecError("number too large", e.span) from None
+        except ValueError:
+            base = f"({show(left)})" if left < 0 else show(left)
+            raise SpecError(f"{base} ** {show(right)} is not a real number", e.span,
+                            "a negative number has no real fractional power") from None
         if abs(result) > MAX_MAGNITUDE:
             raise SpecError(f"number too large ({e.op} gives more than 10**18)", e.span)
         return result
