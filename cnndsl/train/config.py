@@ -24,6 +24,7 @@ WARMUP_FRACTION = 0.15  # of all steps, linear warm-up before the cosine decay
 # seed * 100003 that augmentation derives from larger ones (cnndsl.train.batches)
 MAX_SEED = 2**32 - 1
 FLOAT32_MAX = 3.4028234663852886e38
+MAX_LR = FLOAT32_MAX / 10
 
 # Options a resumed run may change; every other one must match the checkpoint.
 RESUMABLE_OVERRIDES = ("epochs", "device", "out", "workers", "compile", "nproc_per_node",
@@ -95,13 +96,18 @@ class TrainConfig:
         # written as `not (a <= x)` so that NaN, which compares false, is refused too
         if not 0.0 <= self.label_smoothing < 1.0:
             yield f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"
-        # the optimizer computes in float32: 1e300 is finite in Python, not there
-        if not 0 < self.learning_rate <= FLOAT32_MAX:
+        # the optimizer computes in float32: 1e300 is finite in Python, not there, and
+        # AdamW's first step is lr / (1 - 0.9), its decay 1 - lr * weight_decay
+        if not 0 < self.learning_rate <= MAX_LR:
             yield (f"--lr must be a finite positive number in float32 (at most "
-                   f"{FLOAT32_MAX:.4g}), got {self.learning_rate}")
-        if not 0 <= self.decay <= FLOAT32_MAX:
+                   f"{MAX_LR:.4g}: the optimizer's first step is 10 times it), "
+                   f"got {self.learning_rate}")
+        elif not 0 <= self.decay <= FLOAT32_MAX:
             yield (f"--weight-decay must be a finite number >= 0 in float32 (at most "
                    f"{FLOAT32_MAX:.4g}), got {self.decay}")
+        elif self.learning_rate * self.decay > FLOAT32_MAX:
+            yield (f"--lr times --weight-decay is {self.learning_rate * self.decay:.4g}, beyond "
+                   f"float32 (the decay multiplies the weights by 1 - lr * weight_decay)")
         if self.workers is not None and self.workers < 0:
             yield f"--workers must be 0 or more, got {self.workers}"
         if not 0 <= self.seed <= MAX_SEED:
