@@ -53,8 +53,8 @@ def _samples(folder: Path, index: dict[str, int]) -> list[tuple[str, int]]:
             raise DataError(f"{sub} is a class that {folder.parent / 'train'} does not have",
                             hint="val/ must use the class folder names of train/")
         files = (f for f in sub.rglob("*") if not _hidden(f.relative_to(sub)))
-        samples += [(str(f), index[sub.name]) for f in sorted(files)
-                    if f.suffix.lower() in EXTENSIONS]
+        samples += [(str(f), index[sub.name]) for f in sorted(files)  # a FIFO would block
+                    if f.suffix.lower() in EXTENSIONS and f.is_file()]
     if not samples:
         raise DataError(f"{folder} holds no images ({', '.join(EXTENSIONS)}) in class sub-folders",
                         hint=f"expected {LAYOUT}")
