@@ -145,9 +145,9 @@ _MERMAID_CODED = frozenset('"#&<>`|%')
 
 def mermaid(text: object) -> str:
     """The text of a Mermaid label (between its double quotes): newlines become
-    <br/>, quotes, '<', '>', '&', '#', backticks and brackets entity codes (#60;),
-    and control characters spelled out, so the label cannot end early, inject
-    HTML or close the Markdown fence."""
+    <br/>; quotes, '<', '>', '&', '#', '%', '|' and backticks entity codes (#60;);
+    control characters spelled out.  The label cannot end early, inject HTML or
+    a directive, or close the Markdown fence."""
     out = []
     for char in str(text):
         if char == "\n":

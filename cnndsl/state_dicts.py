@@ -65,8 +65,9 @@ def load_file(path: str | Path, role: str, cached: bool = False) -> tuple[object
     or foreign file, and for a checkpoint whose digest does not match."""
     path = Path(path)
     if path.is_dir():
-        raise WeightsError(f"{role} {path} is a folder, not a file of weights",
-                           hint=f"name a file in it, e.g. {path / 'best.pt'}")
+        raise WeightsError(f"{role} {path} is a folder, not a "
+                           f"{'checkpoint' if role == 'checkpoint' else 'file of weights'} file",
+                           hint=f"name a file in it: {path / 'best.pt'} or {path / 'last.pt'}")
     if not path.is_file():
         raise WeightsError(f"{role} {path} does not exist")
     if not cached:

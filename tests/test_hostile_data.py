@@ -5,7 +5,6 @@ traceback."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import pickle
 import random

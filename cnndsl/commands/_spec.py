@@ -28,12 +28,13 @@ def add_allow_large(parser) -> None:
                              "limits (docs/limits.md)")
 
 
-def load_spec(args, input=None, params: dict | None = None, batch: int = 0):
+def load_spec(args, input=None, params: dict | None = None, batch: int = 0,
+              warn_large: bool = True):
     """The Network that args.spec, args.input and args.set describe (`input` and
     `params` fill in what they leave out); its warnings go to stderr, its errors
     raise SpecError.  A command that allocates the network (it has
     args.allow_large) refuses one beyond the limits, counted for `batch`
-    samples; any other warns."""
+    samples; any other warns (unless not `warn_large`)."""
     from cnndsl.errors import Diagnostic
     from cnndsl.limits import allocation_problems, check_allocation
     from cnndsl.network import load
@@ -43,7 +44,7 @@ def load_spec(args, input=None, params: dict | None = None, batch: int = 0):
         print(warning.render(), file=sys.stderr)
     if hasattr(args, "allow_large"):
         check_allocation(net.analysis, batch, bool(args.allow_large))
-    else:
+    elif warn_large:
         for message, span, hint in allocation_problems(net.analysis):
             print(Diagnostic("warning", message + "; build, train and time refuse it", span,
                              hint.replace("pass --allow-large", "give them --allow-large"))

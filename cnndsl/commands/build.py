@@ -41,9 +41,12 @@ def run(args) -> int:
     outputs = Outputs.for_network(net, weights=args.weights)
     outputs.derived_hint = ("move or delete it, or name the weights file yourself with "
                             "--weights-out PATH")
-    outputs.target(args.output)  # refused before any work: an input, a folder
-    if args.weights_out:
-        outputs.target(args.weights_out)
+    outputs.target(args.output)  # refused before any work: an input, a folder, ...
+    options = {"weights": args.weights, "weights_out": args.weights_out, "opset": args.opset,
+               "fold_bn": args.fold_bn, "outputs": outputs}
+    if args.target == "torch" and args.weights:  # ... or a weights file it did not write
+        from cnndsl.backends.torch import weights_target
+        weights_target(args.output, options, outputs)
     if args.target == "torch" and (args.opset is not None or not args.fold_bn):
         print("cnndsl build: note: --opset and --no-fold-bn apply to --target onnx; ignored",
               file=sys.stderr)
@@ -52,8 +55,6 @@ def run(args) -> int:
     except ImportError as exc:
         raise SpecError(f"the {args.target} back end is not available: {exc}") from None
     from cnndsl.backends.torch.weights import WeightMismatchError  # no torch import
-    options = {"weights": args.weights, "weights_out": args.weights_out, "opset": args.opset,
-               "fold_bn": args.fold_bn, "outputs": outputs}
     try:
         backend.build_file(net, args.output, options)
     except WeightMismatchError as exc:

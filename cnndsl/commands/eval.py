@@ -25,7 +25,8 @@ def run(args) -> int:
     from cnndsl.escape import json_text, terminal
     from cnndsl.train.evaluate import evaluate, render
     notes: list[str] = []
-    result = evaluate(args.spec, args.weights, args.data, args.device, notes, bool(args.allow_large))
+    result = evaluate(args.spec, args.weights, args.data, args.device, notes,
+                      bool(args.allow_large))
     for note in notes:
         print(terminal(note), file=sys.stderr)
     # JSON has no NaN: a loss that is not a finite number is null (docs/training.md)

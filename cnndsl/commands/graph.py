@@ -37,19 +37,19 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from cnndsl.backends.graph import (INSTALL_HINT, RENDERED, diagram_format, fallback_path,
-                                       find_dot, write_diagram)
+    from cnndsl.backends.graph import (INSTALL_HINT, RENDERED, diagram_format, drawn_by_cnndsl,
+                                       fallback_path, find_dot, write_diagram)
     try:
         diagram_format(args.output)
     except ValueError as exc:
         print(f"cnndsl graph: {terminal(exc)}", file=sys.stderr)
         return 1
     from cnndsl.files import Outputs
-    net = load_spec(args)
+    net = load_spec(args, warn_large=False)
     outputs = Outputs.for_network(net)
     outputs.target(args.output)  # refused before any work: the spec, a library, a folder
     if diagram_format(args.output) in RENDERED and find_dot() is None:
-        outputs.target(fallback_path(args.output))
+        outputs.target(fallback_path(args.output), named=False, owned=drawn_by_cnndsl)
     try:
         written = write_diagram(net.graph, args.output, args.depth, outputs)
     except (OSError, RuntimeError) as exc:

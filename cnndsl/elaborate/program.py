@@ -84,8 +84,8 @@ def _decode(data: bytes, path: str) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         start = data.rfind(b"\n", 0, exc.start) + 1
         column = len(data[start:exc.start].decode("utf-8", "replace")) + 1
-        raise SpecError(f"{path} is not UTF-8 text: byte 0x{data[exc.start]:02x} "
-                        f"{'cannot start a character' if exc.reason == 'invalid start byte' else exc.reason}",
+        reason = "cannot start a character" if exc.reason == "invalid start byte" else exc.reason
+        raise SpecError(f"{path} is not UTF-8 text: byte 0x{data[exc.start]:02x} {reason}",
                         Span(path, line, column),
                         "save the spec as UTF-8 (any editor can)") from None
 

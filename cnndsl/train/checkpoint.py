@@ -81,11 +81,6 @@ def load(path: str | Path, not_ours_hint: str = PLAIN_STATE_DICT_HINT,
     `not_ours_hint` is the hint for a readable file that cnndsl train did not
     write; a note for a checkpoint without a digest is appended to `notes`."""
     path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(f"{path} is a folder, not a checkpoint file",
-                              hint=f"name a checkpoint in it: {path / 'best.pt'} or {path / 'last.pt'}")
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
     data, note = load_file(path, "checkpoint")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a cnndsl checkpoint (no {FORMAT!r} marker)",
@@ -138,7 +133,7 @@ def _problems(data: dict):
     if isinstance(best, bool) or not isinstance(best, (int, float)) or not -1 <= best <= 1:
         yield f"its best validation accuracy {best!r} is not a fraction"
     classes = data.get("classes")
-    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
+    if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
         yield "its class names are not a list of strings"
     shape = data.get("input")
     if not (isinstance(shape, list) and len(shape) == 3
@@ -183,7 +178,8 @@ def check_fits(model_state: Mapping, saved: dict, path, spec: str, use: str = "e
     problems += [f"missing {k}" for k in model_state if k not in have]
     problems += [f"unexpected {k}" for k in have if k not in model_state]
     if problems:
-        shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
+        more = f"; and {len(problems) - 4} more" if len(problems) > 4 else ""
+        shown = "; ".join(problems[:4]) + more
         raise CheckpointError(
             f"{path} was trained from another spec ({saved.get('spec_path', '?')}) and does "
             f"not fit {spec}: {shown}",

@@ -85,6 +85,7 @@ def write_diagram(graph: Graph, path: str | Path, depth: int | None = None,
     return Written(path, True, tuple(notes))
 
 
-__all__ = ["Arrow", "Box", "View", "Written", "build_view", "diagram_format", "fallback_path",
+__all__ = ["Arrow", "Box", "View", "Written", "build_view", "diagram_format", "drawn_by_cnndsl",
+           "fallback_path",
            "find_dot", "to_dot",
            "to_mermaid", "write_diagram", "INSTALL_HINT"]

@@ -71,19 +71,15 @@ def build_file(network, output, options: dict | None = None) -> None:
     unless the weights fit.  options["outputs"]: the command's cnndsl.files.Outputs."""
     options = options or {}
     output = Path(output)
-    outputs = options.get("outputs") or Outputs.for_network(network, weights=options.get("weights"))
+    outputs = options.get("outputs") or Outputs.for_network(network,
+                                                            weights=options.get("weights"))
     text = generate_source(network)
     if not options.get("weights"):
         outputs.write(output, text)
         return
+    weights_out, named, owned = weights_target(output, options, outputs)
     module = build_module(network)
     load_weights(module, read_state_dict(options["weights"]), strict=True)
-    named = bool(options.get("weights_out"))
-    weights_out = Path(options["weights_out"]) if named else output.with_suffix(".pt")
-    if weights_out == output or same_file(weights_out, output):
-        raise WeightsError(f"{output} would hold both the source and the weights",
-                           hint="name the source .py; the weights go beside it as .pt, or "
-                                "where --weights-out says")
     import torch
     saved = {}
 
@@ -94,8 +90,23 @@ def build_file(network, output, options: dict | None = None) -> None:
     def write_source(temp: Path) -> None:  # staged after the weights, so their digest is known
         temp.write_text(weights_line(weights_out, saved["sha256"]) + text, encoding="utf-8")
 
-    outputs.write_all([(weights_out, write_weights, named, lambda found: _built_for(output, found)),
+    outputs.write_all([(weights_out, write_weights, named, owned),
                        (output, write_source, True, None)])
+
+
+def weights_target(output, options: dict, outputs: Outputs):
+    """(path, named, owned) of the weights file build_file writes beside `output`,
+    checked by `outputs` first: a command calls it to refuse before any work."""
+    output = Path(output)
+    named = bool(options.get("weights_out"))
+    weights_out = Path(options["weights_out"]) if named else output.with_suffix(".pt")
+    if weights_out == output or same_file(weights_out, output):
+        raise WeightsError(f"{output} would hold both the source and the weights",
+                           hint="name the source .py; the weights go beside it as .pt, or "
+                                "where --weights-out says")
+    owned = lambda found: _built_for(output, found)  # noqa: E731 - a one-line predicate
+    outputs.target(weights_out, named, owned)
+    return weights_out, named, owned
 
 
 WEIGHTS_LINE = "# Weights: {name} (sha256 {digest}), saved with this file by cnndsl build.\n"

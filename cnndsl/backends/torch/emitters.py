@@ -254,7 +254,8 @@ EMITTERS: dict[str, Callable[[Node, EmitContext], Emission]] = {
     "pad_channels": _pad_channels,
     "fc": _fc,
     "add": _inline(lambda n: _chain(n, "+", "sum([{rest}], {{0}})")),
-    "mul": _inline(lambda n: _chain(n, "*", "math.prod([{rest}], start={{0}})")),  # gates broadcast
+    # a Cx1x1 gate broadcasts
+    "mul": _inline(lambda n: _chain(n, "*", "math.prod([{rest}], start={{0}})")),
     "concat": _inline(lambda n: "torch.cat([" + ", ".join(f"{{{i}}}" for i in range(n))
                       + "], 1)"),
 }
