@@ -281,3 +281,42 @@ def test_onnx_metadata_of_an_undecodable_file_name(tmp_path):
     net = cnndsl.loads("network n { input 1x4x4; conv(2, 1) }", str(tmp_path / "\udcff.cnn"))
     net.to_onnx(tmp_path / "n.onnx")
     assert (tmp_path / "n.onnx").stat().st_size > 0
+
+
+NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True)
+
+
+@FAST
+@given(NAMES, NAMES, NAMES, TEXTS)
+def test_any_names_give_compiling_python_and_parsing_diagrams(block, network, bound, tag):
+    """Block, network and named-value names (the grammar's identifiers, keywords and
+    the generated code's own names included) with any string argument: either a
+    clear SpecError or source that compiles and diagrams that parse."""
+    pydot = pytest.importorskip("pydot")
+    from cnndsl.backends.torch import generate_source
+    spec = (f'block {block}(c, tag = "t") {{ conv(c, 3, pad=1) -> {bound}; relu; '
+            f'add {{ identity; {bound} }} }}\n'
+            f'network {network}(tag = "t") {{ input 1x8x8; {block}(4, tag=tag); flatten; '
+            f'fc(2) }}\n')
+    try:
+        net = cnndsl.loads(spec, "names.cnn", params={"tag": tag})
+        source = generate_source(net)
+    except cnndsl.SpecError as exc:
+        assert not _unsafe_for_terminal(str(exc))
+        return
+    compile(source, "<generated>", "exec")
+    view = build_view(net.graph)
+    assert pydot.graph_from_dot_data(to_dot(view))
+    chart = to_mermaid(view)
+    assert chart.count("```") == 2 and "<img" not in chart
+
+
+@FAST
+@given(st.lists(TEXTS, min_size=1, max_size=4))
+def test_eval_table_of_any_class_names(names):
+    from cnndsl.train.evaluate import render
+    k = len(names)
+    table = render({"data": "imagefolder:x", "count": k, "accuracy": 1.0, "loss": 0.0,
+                    "classes": names, "confusion": [[int(i == j) for j in range(k)]
+                                                    for i in range(k)]})
+    assert not _unsafe_for_terminal(table)
