@@ -87,32 +87,3 @@ SYNTHETIC_SAMPLES = Limit("synthetic_samples", 10_000_000, "--data synthetic:N a
 ALL = (SPEC_BYTES, STATEMENT_TOKENS, LAYERS, STEPS, PARAMS, ACTIVATION_BYTES, DATA_FILE_BYTES,
        IMAGE_PIXELS, SYNTHETIC_SAMPLES)
 
-
-def allocation_problems(analysis, batch: int = 0) -> list[tuple[str, Span | None, str]]:
-    """(message, span, hint) for each allocation limit `analysis` (a checked
-    network's cnndsl.analysis.Analysis) exceeds: its parameters, and with
-    `batch`, one batch's activations.  Counted from the IR: nothing allocated."""
-    problems = []
-    graph = analysis.graph
-    params = analysis.total_params
-    if params > PARAMS.value():
-        biggest = max(analysis.layers, key=lambda s: s.cost.params)
-        detail = (f" ({params * 4 / (1 << 30):,.1f} GiB as float32; the largest layer, "
-                  f"{biggest.node.name}, has {biggest.cost.params:,})")
-        problems.append((f"network {graph.name} has {params:,} parameters{detail}, over the "
-                         f"limit of {PARAMS.value():,}", biggest.node.span, PARAMS.hint()))
-    per_sample = sum(s.activation_bytes for s in analysis.nodes)  # the input's too
-    if per_sample * max(batch, 1) > ACTIVATION_BYTES.value():
-        at = f" at batch size {batch}" if batch else " for one sample"
-        problems.append((f"{ACTIVATION_BYTES.message(per_sample * max(batch, 1))}{at}",
-                         graph.nodes[0].span, ACTIVATION_BYTES.hint()))
-    return problems
-
-
-def check_allocation(analysis, batch: int = 0, allow_large: bool = False) -> None:
-    """SpecError before a command allocates more than the limits allow (unless
-    --allow-large)."""
-    problems = [] if allow_large else allocation_problems(analysis, batch)
-    if problems:
-        message, span, hint = problems[0]
-        raise SpecError(message, span, hint)

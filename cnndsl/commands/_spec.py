@@ -36,16 +36,16 @@ def load_spec(args, input=None, params: dict | None = None, batch: int = 0,
     args.allow_large) refuses one beyond the limits, counted for `batch`
     samples; any other warns (unless not `warn_large`)."""
     from cnndsl.errors import Diagnostic
-    from cnndsl.limits import allocation_problems, check_allocation
+    from cnndsl.analysis.allocation import allocation_problems, check_allocation
     from cnndsl.network import load
     net = load(args.spec, input=args.input if args.input is not None else input,
                params={**(params or {}), **parse_overrides(args.set)} or None)
     for warning in net.warnings:
         print(warning.render(), file=sys.stderr)
     if hasattr(args, "allow_large"):
-        check_allocation(net.analysis, batch, bool(args.allow_large))
+        check_allocation(net.graph, batch, bool(args.allow_large))
     elif warn_large:
-        for message, span, hint in allocation_problems(net.analysis):
+        for message, span, hint in allocation_problems(net.graph):
             print(Diagnostic("warning", message + "; build, train and time refuse it", span,
                              hint.replace("pass --allow-large", "give them --allow-large"))
                   .render(), file=sys.stderr)

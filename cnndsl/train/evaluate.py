@@ -11,7 +11,7 @@ from cnndsl.errors import SpecError
 from cnndsl.escape import terminal
 from cnndsl.train import checkpoint
 from cnndsl.train.adapt import load_network
-from cnndsl.limits import check_allocation
+from cnndsl.analysis.allocation import check_allocation
 from cnndsl.train.batches import EVAL_BATCH, Batches, Preprocess
 from cnndsl.train.config import TrainConfig
 from cnndsl.train.data import load_data
@@ -39,7 +39,7 @@ def evaluate(spec: str, weights: str, data_source: str | None = None, device: st
         raise DataError(f"{weights} predicts {net.output_shape[0]} classes, "
                         f"{data.source} has {len(data.classes)}")
     rt = runtime(TrainConfig(spec=spec, device=device, compile=False, channels_last=False))
-    check_allocation(net.analysis, EVAL_BATCH, allow_large)
+    check_allocation(net.graph, EVAL_BATCH, allow_large)
     model = net.to_torch()
     checkpoint.check_fits(model.state_dict(), saved, weights, spec)
     _refuse_non_finite(saved["model"], weights)

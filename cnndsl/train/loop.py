@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from cnndsl.analysis.allocation import check_allocation
 from cnndsl.files import OutputError
-from cnndsl.limits import check_allocation
 from cnndsl.train import checkpoint, metrics, rundir
 from cnndsl.train.adapt import fit_network, load_network
 from cnndsl.train.batches import Batches, make_preprocess
@@ -61,10 +61,10 @@ def _train(config: TrainConfig, out: Path, resumed: dict | None, context: Contex
     progress = Progress(config.epochs, enabled=context.main, fancy=fancy)
 
     net = load_network(config.spec, config.input, config.set)
-    check_allocation(net.analysis, config.batch_size // context.world, config.allow_large)
+    check_allocation(net.graph, config.batch_size // context.world, config.allow_large)
     data = load_data(config.data, net.input_shape, net.output_shape[0], config.seed)
     net = fit_network(net, data, config.spec, config.input, config.set, notes)
-    check_allocation(net.analysis, config.batch_size // context.world, config.allow_large)
+    check_allocation(net.graph, config.batch_size // context.world, config.allow_large)
     if resumed is not None:
         checkpoint.check_same_spec(resumed, net.source, out / "last.pt")
 
