@@ -286,7 +286,7 @@ def test_onnx_metadata_of_an_undecodable_file_name(tmp_path):
 NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True)
 
 
-@FAST
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(NAMES, NAMES, NAMES, TEXTS)
 def test_any_names_give_compiling_python_and_parsing_diagrams(block, network, bound, tag):
     """Block, network and named-value names (the grammar's identifiers, keywords and
@@ -320,3 +320,16 @@ def test_eval_table_of_any_class_names(names):
                     "classes": names, "confusion": [[int(i == j) for j in range(k)]
                                                     for i in range(k)]})
     assert not _unsafe_for_terminal(table)
+
+
+@pytest.mark.parametrize("name", ["_0", "__", "_9lives"])
+def test_names_starting_with_underscore_and_digit_make_valid_classes(name):
+    """Found by the property test above: network `_0` generated `class 0(nn.Module)`."""
+    from cnndsl.backends.torch import generate_source
+    spec = f"network {name} {{ input 1x8x8; conv(2, 1) }}\n"
+    try:
+        source = generate_source(cnndsl.loads(spec))
+    except cnndsl.SpecError as exc:  # `__` is refused: it would start a dunder name
+        assert "cannot be used as a Python name" in str(exc)
+        return
+    compile(source, "<generated>", "exec")

@@ -35,8 +35,8 @@ def load_spec(args, input=None, params: dict | None = None, batch: int = 0,
     raise SpecError.  A command that allocates the network (it has
     args.allow_large) refuses one beyond the limits, counted for `batch`
     samples; any other warns (unless not `warn_large`)."""
-    from cnndsl.errors import Diagnostic
     from cnndsl.analysis.allocation import allocation_problems, check_allocation
+    from cnndsl.errors import Diagnostic
     from cnndsl.network import load
     net = load(args.spec, input=args.input if args.input is not None else input,
                params={**(params or {}), **parse_overrides(args.set)} or None)

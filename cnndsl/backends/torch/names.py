@@ -58,6 +58,8 @@ def class_name(name: str, taken: set[str], span: Span | None = None) -> str:
     if not isinstance(name, str) or not _IDENTIFIER.match(name):
         check_identifier(name, "block or network name", span)  # raises
     base = "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "Block"
+    if base[0].isdigit():  # `_0` would give class 0
+        base = "_" + base
     if base in ("Module", "Tensor") or keyword.iskeyword(base):
         base += "Block"
     candidate, k = base, 2
