@@ -133,12 +133,15 @@ def test_ten_billion_parameters_pass_check_with_a_warning_and_stop_build_and_tra
     assert not (tmp_path / "wide.onnx").exists() and not (tmp_path / "run").exists()
 
 
-def test_activation_memory_of_one_batch_is_bounded(tmp_path, capsys):
+def test_activation_memory_of_one_batch_is_bounded(tmp_path):
+    """1.1 TB of activations at batch 64: refused before time allocates (run under a
+    memory cap, so a regression fails here instead of exhausting the machine)."""
     spec = tmp_path / "wide.cnn"
     spec.write_text("network wide {\n  input 3x4096x4096\n  conv(256, 3, pad=1)\n}\n")
-    code = main(["time", str(spec), "--batch", "64"])
-    err = capsys.readouterr().err
-    assert code == 1 and "the activations (float32) take" in err and "at batch size 64" in err
+    result = bounded(["time", spec, "--batch", "64"], memory_mib=8192, seconds=60)
+    assert result.returncode == 1, result.stderr
+    assert "the activations (float32) take" in result.stderr
+    assert "at batch size 64" in result.stderr
 
 
 # ---- item 7: values valid in Python but not in float32 ------------------------------
