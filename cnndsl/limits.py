@@ -76,6 +76,8 @@ SPEC_BYTES = Limit("spec_bytes", 1 << 20, "the spec and the libraries it imports
 STATEMENT_TOKENS = Limit("statement_tokens", 10_000, "this statement runs to", "tokens")
 LAYERS = Limit("layers", 100_000, "the network elaborates to", "layers")
 STEPS = Limit("steps", 1_000_000, "elaboration runs", "statements")
+COMPREHENSION_ITEMS = Limit("comprehension_items", 1_000_000, "the spec's comprehensions compute",
+                            "values")
 PARAMS = Limit("params", 1_000_000_000, "the network has", "parameters", allow_large=True)
 ACTIVATION_BYTES = Limit("activation_bytes", 32 << 30, "the activations (float32) take",
                          "bytes", allow_large=True)
@@ -84,6 +86,6 @@ IMAGE_PIXELS = Limit("image_pixels", 89_478_485, "the image has", "pixels")
 SYNTHETIC_SAMPLES = Limit("synthetic_samples", 10_000_000, "--data synthetic:N asks for",
                           "samples")
 
-ALL = (SPEC_BYTES, STATEMENT_TOKENS, LAYERS, STEPS, PARAMS, ACTIVATION_BYTES, DATA_FILE_BYTES,
+ALL = (SPEC_BYTES, STATEMENT_TOKENS, LAYERS, STEPS, COMPREHENSION_ITEMS, PARAMS, ACTIVATION_BYTES, DATA_FILE_BYTES,
        IMAGE_PIXELS, SYNTHETIC_SAMPLES)
 

@@ -51,6 +51,6 @@ def _list_params(args) -> int:
     if args.set or args.input:
         raise SpecError("--list-params lists the defaults: leave out --set and --input")
     found = parameters(args.spec)
-    print(json.dumps(found, indent=1) if args.format == "json" else
+    print(json_text(found) if args.format == "json" else
           render_params_markdown(found) if args.format == "markdown" else render_params(found))
     return 0

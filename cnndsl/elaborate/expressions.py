@@ -14,13 +14,13 @@ from cnndsl.elaborate.values import (Table, describe, is_number, is_whole, items
                                      list_length_ok, unpack)
 from cnndsl.errors import Span, SpecError
 from cnndsl.ir.graph import Shape, format_shape
+from cnndsl.limits import COMPREHENSION_ITEMS
 from cnndsl.ops.args import show
 from cnndsl.syntax import ast
 
 # Bare words that mean themselves when no parameter has that name.
 SYMBOLS = ("same", "valid", "global")
 MAX_MAGNITUDE = 10 ** 18  # far beyond any real network; stops 2**10**9 before it hangs
-MAX_ITEMS = 1_000_000  # comprehension items per check, over all expressions (about 1 s)
 
 
 def _divide(a, b):
@@ -54,14 +54,17 @@ class Environment:
     constants: dict[str, object] = field(default_factory=dict)
     functions: dict[str, ast.FuncDef] = field(default_factory=dict)
     calling: list[ast.FuncDef] = field(default_factory=list)  # the `def`s being evaluated
-    items_left: int = MAX_ITEMS  # comprehension items all expressions may still compute
+    # comprehension items all expressions may still compute (docs/limits.md)
+    items_left: int = field(default_factory=COMPREHENSION_ITEMS.value)
 
     def spend(self, items: int, span: Span) -> None:
         """Nested comprehensions multiply: stop them before they hang the checker."""
         self.items_left -= items
         if self.items_left < 0:
-            raise SpecError(f"the spec's comprehensions compute more than {MAX_ITEMS:,} values",
-                            span, "far beyond any real network: is a range() too large?")
+            raise SpecError(f"the spec's comprehensions compute more than "
+                            f"{COMPREHENSION_ITEMS.value():,} values", span,
+                            f"far beyond any real network: is a range() too large? "
+                            f"({COMPREHENSION_ITEMS.hint()})")
 
 
 class Evaluator:
