@@ -111,7 +111,8 @@ def run(args) -> int:
     except KeyboardInterrupt:
         if not (Path(config.out) / "last.pt").is_file():
             raise  # nothing to continue: the command line's plain "interrupted"
-        print(f"cnndsl: interrupted; to continue the run: {resume_command(config)}",
+        from cnndsl.escape import terminal
+        print(terminal(f"cnndsl: interrupted; to continue the run: {resume_command(config)}"),
               file=sys.stderr)
         return 130
     return 0
