@@ -14,6 +14,7 @@ import sys
 
 from cnndsl import __version__
 from cnndsl.errors import SpecError
+from cnndsl.escape import terminal
 
 import cnndsl.commands
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug in cnndsl: say so plainly, without a traceback
-        print(f"cnndsl: internal error: {type(exc).__name__}: {exc}\n"
+        print(f"cnndsl: internal error: {type(exc).__name__}: {terminal(exc)}\n"
               f"  this is a bug in cnndsl {__version__}; please report it with the spec",
               file=sys.stderr)
         return 2

@@ -8,7 +8,8 @@ which is exactly what the command line prints.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+
+from cnndsl.escape import terminal, terminal_width
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,11 @@ def source_text(path: str) -> str:
 
 
 def source_line(span: Span) -> str | None:
+    """The line `span` starts on, from text that was parsed as a spec; never read
+    from disk here, so a diagnostic cannot quote a file that is not a spec."""
     text = _SOURCES.get(span.path)
     if text is None:
-        try:
-            text = Path(span.path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
+        return None
     lines = text.splitlines()
     if 1 <= span.line <= len(lines):
         return lines[span.line - 1]
@@ -63,15 +63,18 @@ class Diagnostic:
         return replace(self, notes=(*self.notes, (span, text)))
 
     def render(self) -> str:
-        where = f"{self.span}: " if self.span else ""
-        out = [f"{where}{self.severity}: {self.message}"]
+        """The diagnostic as printed; every character from the spec, the data or the
+        command line passes through cnndsl.escape.terminal, so none can drive the
+        terminal (ESC, BEL, CR ...)."""
+        where = f"{terminal(self.span)}: " if self.span else ""
+        out = [f"{where}{self.severity}: {terminal(self.message)}"]
         if self.span:
             out += _quote(self.span)
         for span, text in self.notes:
-            out.append(f"{span}: note: {text}")
+            out.append(f"{terminal(span)}: note: {terminal(text)}")
             out += _quote(span)
         if self.hint:
-            out.append(f"  hint: {self.hint}")
+            out.append(f"  hint: {terminal(self.hint)}")
         return "\n".join(out)
 
 
@@ -83,8 +86,18 @@ def _quote(span: Span) -> list[str]:
     width = 1
     if span.end_line == span.line and span.end_column > span.column:
         width = span.end_column - span.column
-    width = max(1, min(width, len(line) - span.column + 1))
-    return [f"  {line}", "  " + " " * (span.column - 1) + "^" + "~" * (width - 1)]
+    width = max(1, min(width, len(line) - span.column + 1, QUOTE_WIDTH // 2))
+    begin = max(0, span.column - 1 - QUOTE_WIDTH // 2)  # a long line shows a window of itself
+    end = span.column - 1 + width + QUOTE_WIDTH // 2
+    shown = ("…" if begin else "") + line[begin:end] + ("…" if end < len(line) else "")
+    # the caret goes under the escaped text: a spelled-out \x1b is four columns wide
+    start = ("…" if begin else "") + line[begin:span.column - 1]
+    marked = line[span.column - 1:span.column - 1 + width]
+    return [f"  {terminal(shown, keep='')}",
+            "  " + " " * terminal_width(start) + "^" + "~" * (terminal_width(marked) - 1)]
+
+
+QUOTE_WIDTH = 160  # characters of a source line a diagnostic quotes at most
 
 
 class SpecError(Exception):

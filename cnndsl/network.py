@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cnndsl.analysis import Analysis, analyse
 from cnndsl.elaborate.elaborator import elaborate, knobs
-from cnndsl.elaborate.program import load_program, read_spec
+from cnndsl.elaborate.program import load_program, read_spec, spec_name
 from cnndsl.errors import Diagnostic, Span, SpecError
 from cnndsl.ir.graph import Graph, Shape
 
@@ -91,17 +91,18 @@ def loads(text: str, path: str = "<string>", input: str | Shape | None = None,
 
 def load(path: str | Path, input: str | Shape | None = None,
          params: dict[str, object] | None = None) -> Network:
-    """Load, elaborate and check the spec at `path`; `input` overrides its input size."""
-    return loads(read_spec(path), str(path), input=input, params=params)
+    """Load, elaborate and check the spec at `path` ("-": standard input); `input`
+    overrides its input size."""
+    return loads(read_spec(path), spec_name(path), input=input, params=params)
 
 
 def parameters(path: str | Path) -> dict:
     """The knobs of the spec at `path`: {"network", "path", "params": [{"name",
     "default", "choices", "follows"}]}: choices is None when the spec does not list
     the values; follows names the earlier parameters the default is computed from."""
-    program = load_program(read_spec(path), str(path))
+    program = load_program(read_spec(path), spec_name(path))
     name, found = knobs(program)
-    return {"network": name, "path": str(path),
+    return {"network": name, "path": spec_name(path),
             "params": [{"name": k.name, "default": k.default,
                         "choices": None if k.choices is None else list(k.choices),
                         "follows": list(k.follows)}

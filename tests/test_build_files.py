@@ -80,7 +80,8 @@ def test_torch_target_never_overwrites_the_weights_it_reads(capsys, tmp_path):
     torch.save(checkpoint, tmp_path / "model.pt")
     before = (tmp_path / "model.pt").read_bytes()
     code, err, out = build(capsys, tmp_path, "torch", tmp_path / "model.pt")
-    assert code == 1 and "would overwrite the weights file" in err
+    assert code == 1 and "refusing to write" in err
+    assert "the weights file this command reads" in err
     assert (tmp_path / "model.pt").read_bytes() == before and not out.exists()
 
 

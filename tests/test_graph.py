@@ -42,7 +42,7 @@ class Dot:
 
 def _tokens(text: str) -> list[str]:
     out, pos = [], 0
-    text = text.strip()
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("//")).strip()
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         assert match and match.end() > pos, f"cannot tokenize DOT at {text[pos:pos + 30]!r}"

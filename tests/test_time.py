@@ -107,7 +107,8 @@ def test_out_of_memory_suggests_a_smaller_batch(capsys, monkeypatch):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: "
                            "can't allocate memory: you tried to allocate 31360000000 bytes.")
     monkeypatch.setattr(timer, "_time", allocate)
-    assert main(["time", str(LENET), "--batch", "10000000", "--iterations", "1"]) == 1
+    assert main(["time", str(LENET), "--batch", "10000000", "--iterations", "1",
+                 "--allow-large"]) == 1  # past the activation limit (docs/limits.md)
     err = capsys.readouterr().err
     assert "ran out of memory at batch 10000000" in err and "smaller --batch" in err
     assert "internal error" not in err

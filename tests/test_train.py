@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from cnndsl.cli import main
+from cnndsl.state_dicts import digest
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "tests" / "specs"
@@ -328,7 +329,7 @@ def test_channel_mismatch(tmp_path, capsys):
 
 def test_class_count_mismatch_without_parameter(tmp_path, capsys):
     code, _, err = train(capsys, SPECS / "train_fixed_head.cnn", "--out", tmp_path)
-    assert code == 1 and "outputs 3 classes" in err and "has 10" in err
+    assert code == 1 and "outputs 3 scores per image" in err and "has 10" in err
 
 
 def test_class_count_adapts_through_parameter(tmp_path, capsys):
@@ -342,7 +343,7 @@ def test_class_count_adapts_through_parameter(tmp_path, capsys):
 
 def test_explicit_classes_mismatch_is_an_error(tmp_path, capsys):
     code, _, err = train(capsys, TINY, "--out", tmp_path, "--set", "classes=4")
-    assert code == 1 and "outputs 4 classes" in err
+    assert code == 1 and "outputs 4 scores per image" in err
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_run, tmp_path, capsys):
@@ -356,6 +357,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_run, tmp_path, capsy
     out.mkdir()
     saved = torch.load(tiny_run / "last.pt", weights_only=True)
     saved["model"]["fc1.weight"] *= 1e38  # finite, but the next forward overflows
+    saved["sha256"] = digest(saved)  # as if training had written it
     torch.save(saved, out / "last.pt")
     code, _, err = train(capsys, TINY, "--out", out, "--resume", "--epochs", "5")
     assert code == 1 and f"last good checkpoint is kept ({out / 'last.pt'}, epoch 3)" in err

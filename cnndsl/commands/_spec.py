@@ -9,22 +9,46 @@ import sys
 from cnndsl.errors import SpecError
 
 
-def add_spec_arguments(parser, spec_help: str = "the .cnn file") -> None:
-    parser.add_argument("spec", help=spec_help)
+def add_spec_arguments(parser, spec_help: str = "the .cnn file", stdin: bool = True,
+                       allocates: bool = False) -> None:
+    """SPEC, --input and --set; `allocates`: the command builds the network in
+    memory, so it takes --allow-large (docs/limits.md)."""
+    parser.add_argument("spec", help=spec_help + (" ('-' reads it from standard input)"
+                                                  if stdin else ""))
     parser.add_argument("--input", help="override the spec's input size, e.g. 3x32x32")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a network parameter, e.g. --set classes=10")
+    if allocates:
+        add_allow_large(parser)
 
 
-def load_spec(args, input=None, params: dict | None = None):
+def add_allow_large(parser) -> None:
+    parser.add_argument("--allow-large", action="store_true", default=None,
+                        help="allocate networks beyond the parameter and activation-memory "
+                             "limits (docs/limits.md)")
+
+
+def load_spec(args, input=None, params: dict | None = None, batch: int = 0,
+              warn_large: bool = True):
     """The Network that args.spec, args.input and args.set describe (`input` and
     `params` fill in what they leave out); its warnings go to stderr, its errors
-    raise SpecError."""
+    raise SpecError.  A command that allocates the network (it has
+    args.allow_large) refuses one beyond the limits, counted for `batch`
+    samples; any other warns (unless not `warn_large`)."""
+    from cnndsl.analysis.allocation import allocation_problems, check_allocation
+    from cnndsl.errors import Diagnostic
     from cnndsl.network import load
     net = load(args.spec, input=args.input if args.input is not None else input,
                params={**(params or {}), **parse_overrides(args.set)} or None)
     for warning in net.warnings:
         print(warning.render(), file=sys.stderr)
+    if hasattr(args, "allow_large"):
+        check_allocation(net.graph, batch, bool(args.allow_large))
+    elif warn_large:
+        for message, span, hint in allocation_problems(net.graph):
+            print(Diagnostic("warning", message + "; build, train and time refuse it", span,
+                             hint.replace("pass --allow-large", "give them --allow-large"))
+                  .render(), file=sys.stderr)
     return net
 
 
@@ -55,19 +79,3 @@ def _literal(text: str):
             pass
     return text
 
-
-def refuse_to_overwrite(output, net, **others) -> None:
-    """SpecError if writing `output` would destroy one of the command's inputs: the
-    spec, a library it imports, or a file named in `others` (e.g. weights=PATH)."""
-    from pathlib import Path
-    target = Path(output).resolve()
-    inputs = [("the spec" if k == 0 else "a library the spec imports", f)
-              for k, f in enumerate(net.files)]
-    inputs += [(f"the {what} file", f) for what, f in others.items() if f]
-    for what, path in inputs:
-        if Path(path).resolve() == target:
-            raise SpecError(f"refusing to write {output}: it is {what} this command reads",
-                            hint="choose another output file with -o")
-    if target.is_dir():
-        raise SpecError(f"cannot write {output}: it is a directory",
-                        hint="give a file name, e.g. -o model.onnx")

@@ -6,31 +6,47 @@ import importlib
 import sys
 
 from cnndsl.backends import TARGETS
-from cnndsl.commands._spec import (add_spec_arguments, load_spec, parse_overrides,
-                                   refuse_to_overwrite)
+from cnndsl.commands._spec import add_spec_arguments, load_spec, parse_overrides
 from cnndsl.errors import SpecError
+from cnndsl.escape import terminal
 
 HELP = "compile a spec to standalone PyTorch source (--target torch) or an ONNX graph"
 ORDER = 20
 
 
 def configure(parser) -> None:
-    add_spec_arguments(parser)
+    add_spec_arguments(parser, allocates=True)
     parser.add_argument("--target", choices=sorted(TARGETS), required=True,
                         help="torch: a readable .py file; onnx: a .onnx graph")
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write")
     parser.add_argument("--weights", metavar="CKPT",
                         help="weights to load: a checkpoint from cnndsl train (best.pt, last.pt) or "
                              "a saved state_dict (e.g. torchvision's), by declaration order")
+    parser.add_argument("--weights-out", metavar="PATH",
+                        help="torch target: where to save the weights (default: OUT with .pt, "
+                             "which replaces only a file an earlier build saved with OUT)")
     parser.add_argument("--opset", type=int, help="ONNX opset version (onnx target)")
     parser.add_argument("--no-fold-bn", dest="fold_bn", action="store_false",
                         help="keep batch norms as separate ONNX nodes (onnx target)")
 
 
 def run(args) -> int:
-    net = _as_trained(args) if args.weights else None
+    from cnndsl.files import Outputs
+    if args.weights_out and not (args.weights and args.target == "torch"):
+        raise SpecError("--weights-out names the weights file written beside the PyTorch "
+                        "source: use it with --target torch and --weights")
+    notes: list[str] = []
+    net = _as_trained(args, notes) if args.weights else None
     net = net or load_spec(args)
-    refuse_to_overwrite(args.output, net, weights=args.weights)
+    outputs = Outputs.for_network(net, weights=args.weights)
+    outputs.derived_hint = ("move or delete it, or name the weights file yourself with "
+                            "--weights-out PATH")
+    outputs.target(args.output)  # refused before any work: an input, a folder, ...
+    options = {"weights": args.weights, "weights_out": args.weights_out, "opset": args.opset,
+               "fold_bn": args.fold_bn, "outputs": outputs}
+    if args.target == "torch" and args.weights:  # ... or a weights file it did not write
+        from cnndsl.backends.torch import weights_target
+        weights_target(args.output, options, outputs)
     if args.target == "torch" and (args.opset is not None or not args.fold_bn):
         print("cnndsl build: note: --opset and --no-fold-bn apply to --target onnx; ignored",
               file=sys.stderr)
@@ -39,26 +55,30 @@ def run(args) -> int:
     except ImportError as exc:
         raise SpecError(f"the {args.target} back end is not available: {exc}") from None
     from cnndsl.backends.torch.weights import WeightMismatchError  # no torch import
-    options = {"weights": args.weights, "opset": args.opset, "fold_bn": args.fold_bn}
     try:
         backend.build_file(net, args.output, options)
     except WeightMismatchError as exc:
-        print(f"cnndsl: error: {args.weights}: {exc}", file=sys.stderr)
+        print(terminal(f"cnndsl: error: {args.weights}: {exc}"), file=sys.stderr)
         return 1
     except OSError as exc:
         raise SpecError(f"cannot write {exc.filename or args.output}: "
                         f"{exc.strerror or exc}") from None
-    print(f"wrote {args.output} ({args.target}, network {net.name})", file=sys.stderr)
+    for note in notes:
+        print(terminal(note), file=sys.stderr)
+    written = " and ".join(sorted(outputs.written, key=lambda p: p != args.output))
+    print(terminal(f"wrote {written} ({args.target}, network {net.name})"), file=sys.stderr)
     return 0
 
 
-def _as_trained(args):
+def _as_trained(args, notes: list[str]):
     """The network as `cnndsl train` built it for the checkpoint in --weights (None
     for other weights files): training may have set `classes` from the data, and
     --input/--set given then are stored in the checkpoint.  What the user gives
     now still wins; a note says what differs from the spec's own defaults."""
     from cnndsl.network import load
-    from cnndsl.state_dicts import training_setup
+    from cnndsl.state_dicts import load_file, training_setup
+    note = load_file(args.weights, "weights file", cached=True)[1]  # read (and verified) once
+    notes += [note] if note else []
     setup = training_setup(args.weights)
     if setup is None:
         return None
@@ -73,6 +93,6 @@ def _as_trained(args):
     told += [f"{k}={v}" for k, v in params.items()
              if defaults.get(k) != v and k not in parse_overrides(args.set)]
     if told:
-        print(f"cnndsl build: note: building {trained.name} as the checkpoint was trained: "
-              f"{', '.join(told)}", file=sys.stderr)
+        print(terminal(f"cnndsl build: note: building {trained.name} as the checkpoint was "
+                       f"trained: {', '.join(told)}"), file=sys.stderr)
     return trained

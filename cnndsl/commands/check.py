@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from cnndsl.commands._spec import add_spec_arguments, load_spec
 from cnndsl.errors import SpecError
+from cnndsl.escape import json_text
 
 HELP = "check a spec and print its per-layer shape/parameter/MAC report"
 ORDER = 10
@@ -35,7 +34,7 @@ def run(args) -> int:
     if args.quiet:
         return 0
     if args.format == "json":
-        print(json.dumps(net.report(), indent=1))
+        print(json_text(net.report()))
     elif args.connections and args.format == "table":
         from cnndsl.report.connections import render_connections_table
         print(render_connections_table(net.analysis))
@@ -52,6 +51,6 @@ def _list_params(args) -> int:
     if args.set or args.input:
         raise SpecError("--list-params lists the defaults: leave out --set and --input")
     found = parameters(args.spec)
-    print(json.dumps(found, indent=1) if args.format == "json" else
+    print(json_text(found) if args.format == "json" else
           render_params_markdown(found) if args.format == "markdown" else render_params(found))
     return 0

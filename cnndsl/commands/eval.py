@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cnndsl.commands._spec import add_allow_large
+
 HELP = "evaluate trained weights: accuracy and confusion matrix on held-out data"
 ORDER = 40
 
@@ -14,16 +16,19 @@ def configure(parser) -> None:
                         help="data source (default: the one the checkpoint was trained on)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--format", choices=("table", "json"), default="table")
+    add_allow_large(parser)
 
 
 def run(args) -> int:
-    import json
     import sys
 
+    from cnndsl.escape import json_text, terminal
     from cnndsl.train.evaluate import evaluate, render
     notes: list[str] = []
-    result = evaluate(args.spec, args.weights, args.data, args.device, notes)
+    result = evaluate(args.spec, args.weights, args.data, args.device, notes,
+                      bool(args.allow_large))
     for note in notes:
-        print(note, file=sys.stderr)
-    print(json.dumps(result, indent=1) if args.format == "json" else render(result))
+        print(terminal(note), file=sys.stderr)
+    # JSON has no NaN: a loss that is not a finite number is null (docs/training.md)
+    print(json_text(result) if args.format == "json" else render(result))
     return 0

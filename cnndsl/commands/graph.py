@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from cnndsl.commands._spec import add_spec_arguments, load_spec, refuse_to_overwrite
+from cnndsl.commands._spec import add_spec_arguments, load_spec
+from cnndsl.escape import terminal
 
 HELP = "draw a spec's architecture diagram (.svg/.png/.pdf via Graphviz, .dot, or Mermaid .md)"
 ORDER = 50
@@ -36,28 +37,31 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from cnndsl.backends.graph import (INSTALL_HINT, RENDERED, diagram_format, fallback_path,
-                                       find_dot, write_diagram)
+    from cnndsl.backends.graph import (INSTALL_HINT, RENDERED, diagram_format, drawn_by_cnndsl,
+                                       fallback_path, find_dot, write_diagram)
     try:
         diagram_format(args.output)
     except ValueError as exc:
-        print(f"cnndsl graph: {exc}", file=sys.stderr)
+        print(f"cnndsl graph: {terminal(exc)}", file=sys.stderr)
         return 1
-    net = load_spec(args)
-    refuse_to_overwrite(args.output, net)
+    from cnndsl.files import Outputs
+    net = load_spec(args, warn_large=False)
+    outputs = Outputs.for_network(net)
+    outputs.target(args.output)  # refused before any work: the spec, a library, a folder
     if diagram_format(args.output) in RENDERED and find_dot() is None:
-        refuse_to_overwrite(fallback_path(args.output), net)
+        outputs.target(fallback_path(args.output), named=False, owned=drawn_by_cnndsl)
     try:
-        written = write_diagram(net.graph, args.output, args.depth)
+        written = write_diagram(net.graph, args.output, args.depth, outputs)
     except (OSError, RuntimeError) as exc:
-        print(f"cnndsl graph: {exc}", file=sys.stderr)
+        print(f"cnndsl graph: {terminal(exc)}", file=sys.stderr)
         return 1
     if not written.rendered:
-        print(f"cnndsl graph: Graphviz `dot` is not on PATH, so wrote {written.path} instead of "
-              f"{args.output}; {INSTALL_HINT}, then run `dot -T{diagram_format(args.output)} "
-              f"{written.path} -o {args.output}`", file=sys.stderr)
+        print(terminal(f"cnndsl graph: Graphviz `dot` is not on PATH, so wrote {written.path} "
+                       f"instead of {args.output}; {INSTALL_HINT}, then run "
+                       f"`dot -T{diagram_format(args.output)} {written.path} -o {args.output}`"),
+              file=sys.stderr)
         return EXIT_NO_GRAPHVIZ
     for note in written.notes:
-        print(f"cnndsl graph: note: {note}", file=sys.stderr)
-    print(f"wrote {written.path}")
+        print(f"cnndsl graph: note: {terminal(note)}", file=sys.stderr)
+    print(f"wrote {terminal(written.path)}")
     return 0

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from cnndsl.commands._spec import add_spec_arguments, load_spec
+from cnndsl.escape import json_text, terminal
 
 HELP = "time each layer's forward and backward pass on the module cnndsl builds (caffe time)"
 ORDER = 60
 
 
 def configure(parser) -> None:
-    add_spec_arguments(parser)
+    add_spec_arguments(parser, allocates=True)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--batch", type=int, default=16, help="batch size (default 16)")
     parser.add_argument("--iterations", type=int, default=10,
@@ -31,7 +31,7 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    net = load_spec(args)
+    net = load_spec(args, batch=args.batch)
     from cnndsl.profile import TimeOptions, TimingError, time_network
     from cnndsl.profile.report import render_table, to_json
     options = TimeOptions(device=args.device, batch=args.batch, iterations=args.iterations,
@@ -40,8 +40,8 @@ def run(args) -> int:
     try:
         timing = time_network(net, options)
     except TimingError as exc:
-        print(f"cnndsl time: {exc}", file=sys.stderr)
+        print(f"cnndsl time: {terminal(exc)}", file=sys.stderr)
         return 1
-    print(json.dumps(to_json(timing), indent=1) if args.format == "json"
+    print(json_text(to_json(timing)) if args.format == "json"
           else render_table(timing))
     return 0

@@ -14,7 +14,7 @@ ORDER = 30
 
 def configure(parser) -> None:
     from cnndsl.train.config import OPTIMIZERS, SCHEDULES
-    add_spec_arguments(parser)
+    add_spec_arguments(parser, stdin=False, allocates=True)
     parser.add_argument("--data", default=None, metavar="SOURCE",
                         help="digits (default), imagefolder:PATH, cifar10:PATH, mnist:PATH, "
                              "synthetic[:N]")
@@ -53,7 +53,7 @@ def configure(parser) -> None:
 # command-line option -> TrainConfig field, for the options that map one to one
 _FIELDS = ("data", "input", "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay",
            "label_smoothing", "augment", "device", "amp", "amp_dtype", "channels_last", "compile",
-           "init", "seed", "workers", "nproc_per_node")
+           "init", "seed", "workers", "nproc_per_node", "allow_large")
 
 
 def build_config(args):
@@ -75,6 +75,10 @@ def build_config(args):
 def check_spec_path(spec: str) -> None:
     """SpecError unless `spec` is a file: checked before a run folder is chosen."""
     from cnndsl.errors import SpecError
+    if spec == "-":
+        raise SpecError("cnndsl train needs the spec as a file, not '-' (standard input): the "
+                        "run stores its path and reads it again on --resume",
+                        hint="save the spec to a .cnn file first")
     if Path(spec).is_dir():
         raise SpecError(f"{spec} is a folder, not a .cnn spec file")
     if not Path(spec).is_file():
@@ -107,7 +111,8 @@ def run(args) -> int:
     except KeyboardInterrupt:
         if not (Path(config.out) / "last.pt").is_file():
             raise  # nothing to continue: the command line's plain "interrupted"
-        print(f"cnndsl: interrupted; to continue the run: {resume_command(config)}",
+        from cnndsl.escape import terminal
+        print(terminal(f"cnndsl: interrupted; to continue the run: {resume_command(config)}"),
               file=sys.stderr)
         return 130
     return 0

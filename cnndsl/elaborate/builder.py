@@ -7,11 +7,12 @@ from math import prod
 
 from cnndsl.errors import Diagnostic, ShapeError, Span, SpecError
 from cnndsl.ir.graph import Node, ScopeFrame, Shape, format_shape, freeze_attrs
+from cnndsl.limits import LAYERS, STEPS
 from cnndsl.ops.registry import OpDef
 
-# Limits that turn absurd specs into fast, clear errors instead of hangs.
-MAX_NODES = 200_000
-MAX_STEPS = 1_000_000  # statements executed during elaboration
+# Limits that turn absurd specs into fast, clear errors instead of hangs: the layer
+# and statement counts are cnndsl.limits' (docs/limits.md); these two are the
+# sizes a tensor can have at all
 MAX_DIM = 2 ** 31 - 1
 MAX_ELEMENTS = 2 ** 40  # per sample, per tensor
 
@@ -22,12 +23,14 @@ class GraphBuilder:
         self.warnings: list[Diagnostic] = []
         self._counters: dict[str, Counter] = {}
         self.steps = 0
+        self.max_steps, self.max_nodes = STEPS.value(), LAYERS.value()
 
     def step(self, span: Span) -> None:
         self.steps += 1
-        if self.steps > MAX_STEPS:
-            raise SpecError(f"elaboration stopped after {MAX_STEPS:,} statements", span,
-                            "a repeat count is far larger than any real network needs")
+        if self.steps > self.max_steps:
+            raise SpecError(f"elaboration stopped after {self.max_steps:,} statements", span,
+                            f"a repeat count is far larger than any real network needs; "
+                            f"{STEPS.hint()}")
 
     def local_name(self, prefix: str, base: str) -> str:
         counter = self._counters.setdefault(prefix, Counter())
@@ -46,9 +49,10 @@ class GraphBuilder:
         _check_size(shape, span)
         for message, hint in op.warnings(attrs, in_shapes, shape):
             self.warnings.append(Diagnostic("warning", message, span, hint))
-        if len(self.nodes) >= MAX_NODES:
-            raise SpecError(f"the network has more than {MAX_NODES:,} layers", span,
-                            "a repeat count is far larger than any real network needs")
+        if len(self.nodes) >= self.max_nodes:
+            raise SpecError(f"the network has more than {self.max_nodes:,} layers", span,
+                            f"a repeat count is far larger than any real network needs; "
+                            f"{LAYERS.hint()}")
         prefix = scope[-1].name if scope else ""
         node = Node(id=len(self.nodes), op=op.name,
                     name=name or self.local_name(prefix, op.name),

@@ -10,17 +10,19 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from cnndsl.elaborate.arguments import CallSite, bind_block_args, bind_op_args
-from cnndsl.elaborate.builder import MAX_STEPS, GraphBuilder
+from cnndsl.elaborate.builder import GraphBuilder
 from cnndsl.elaborate.defaults import Setting, Settings, read_defaults, unused_defaults
 from cnndsl.elaborate.expressions import Evaluator, shape_value, unknown_name
 from cnndsl.elaborate.late import Late, late_error, resolve_late
 from cnndsl.elaborate.parameters import (Knob, bind_network_params, network_knobs,
                                          program_environment)
 from cnndsl.elaborate.program import Program
+from cnndsl.elaborate.size import check_size
 from cnndsl.elaborate.usage import binding_sites, unused_named_values, unused_parameters
 from cnndsl.elaborate.values import Table, items_of, unpack
 from cnndsl.errors import Diagnostic, Span, SpecError
 from cnndsl.ir.graph import Graph, Node, ScopeFrame, Shape, format_shape
+from cnndsl.limits import STEPS
 from cnndsl.ops import OPS, lookup
 from cnndsl.ops.args import show
 from cnndsl.ops.registry import NamedTensor
@@ -155,9 +157,10 @@ class Elaborator:
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise SpecError(f"repeat count must be a positive whole number, got {show(count)}",
                             rep.count.span, "to leave a stage out, use `if` instead")
-        if count > MAX_STEPS:
+        if count > self.builder.max_steps:
             raise SpecError(f"repeat {count:,} is far beyond any real network "
-                            f"(the limit is {MAX_STEPS:,})", rep.count.span)
+                            f"(the limit is {self.builder.max_steps:,})", rep.count.span,
+                            STEPS.hint())
         for i in range(count):
             inner = ctx.child()
             if rep.index:
@@ -248,7 +251,7 @@ class Elaborator:
 
     def _call_block(self, block: ast.BlockDef, call: ast.Call, current: int,
                     ctx: Context) -> int:
-        if block in ctx.calls:
+        if any(b is block for b in ctx.calls):  # identity: == would compare whole ASTs
             chain = " -> ".join(b.name for b in (*ctx.calls, block))
             raise SpecError(f"block {block.name!r} calls itself ({chain})", call.span,
                             "blocks cannot be recursive; use `repeat` for repetition",
@@ -279,6 +282,7 @@ def elaborate(program: Program, input_shape: Shape | None = None,
               overrides: dict[str, object] | None = None,
               network: str | None = None) -> tuple[Graph, list[Diagnostic]]:
     net = _pick_network(program, network)
+    check_size(program, net)  # an exponential spec is refused before it is built
     elaborator = Elaborator(program)
     graph = elaborator.network(net, input_shape, overrides or {})
     graph = resolve_late(graph, elaborator.block_calls)

@@ -16,13 +16,13 @@ from cnndsl.elaborate.values import (Table, describe, is_number, is_whole, items
                                      list_length_ok, unpack)
 from cnndsl.errors import Span, SpecError
 from cnndsl.ir.graph import Shape, format_shape
+from cnndsl.limits import COMPREHENSION_ITEMS
 from cnndsl.ops.args import show
 from cnndsl.syntax import ast
 
 # Bare words that mean themselves when no parameter has that name.
 SYMBOLS = ("same", "valid", "global")
 MAX_MAGNITUDE = 10 ** 18  # far beyond any real network; stops 2**10**9 before it hangs
-MAX_ITEMS = 1_000_000  # comprehension items per check, over all expressions (about 1 s)
 
 
 def _divide(a, b):
@@ -32,9 +32,12 @@ def _divide(a, b):
 
 
 def _power(a, b):
-    if isinstance(b, (int, float)) and abs(b) > 64 and abs(a) > 1:
+    if b > 64 and abs(a) > 1:  # 2 ** 10 ** 9 would take minutes; a negative power is small
         raise OverflowError
-    return a ** b
+    result = a ** b
+    if isinstance(result, complex):  # (-1) ** 0.5: Python's answer, not a number cnndsl uses
+        raise ValueError
+    return result
 
 
 _ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": _divide,
@@ -54,14 +57,17 @@ class Environment:
     constants: dict[str, object] = field(default_factory=dict)
     functions: dict[str, ast.FuncDef] = field(default_factory=dict)
     calling: list[ast.FuncDef] = field(default_factory=list)  # the `def`s being evaluated
-    items_left: int = MAX_ITEMS  # comprehension items all expressions may still compute
+    # comprehension items all expressions may still compute (docs/limits.md)
+    items_left: int = field(default_factory=COMPREHENSION_ITEMS.value)
 
     def spend(self, items: int, span: Span) -> None:
         """Nested comprehensions multiply: stop them before they hang the checker."""
         self.items_left -= items
         if self.items_left < 0:
-            raise SpecError(f"the spec's comprehensions compute more than {MAX_ITEMS:,} values",
-                            span, "far beyond any real network: is a range() too large?")
+            raise SpecError(f"the spec's comprehensions compute more than "
+                            f"{COMPREHENSION_ITEMS.value():,} values", span,
+                            f"far beyond any real network: is a range() too large? "
+                            f"({COMPREHENSION_ITEMS.hint()})")
 
 
 class Evaluator:
@@ -322,6 +328,10 @@ def arithmetic(op: str, left, right, span: Span):
         raise SpecError("division by zero", span) from None
     except OverflowError:
         raise SpecError("number too large", span) from None
+    except ValueError:
+        base = f"({show(left)})" if left < 0 else show(left)
+        raise SpecError(f"{base} ** {show(right)} is not a real number", span,
+                        "a negative number has no real fractional power") from None
     if abs(result) > MAX_MAGNITUDE:
         raise SpecError(f"number too large ({op} gives more than 10**18)", span)
     return result

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnndsl.elaborate.builtins import BUILTINS
-from cnndsl.errors import SpecError
+from cnndsl.errors import Span, SpecError
+from cnndsl.limits import SPEC_BYTES
 from cnndsl.ops import lookup
 from cnndsl.syntax import ast, parse_text
 
@@ -19,23 +24,76 @@ class Program:
     functions: dict[str, ast.FuncDef] = field(default_factory=dict)
     constants: list[ast.Let] = field(default_factory=list)  # top-level lets, imports first
     files: list[str] = field(default_factory=list)  # the spec and every library it imports
+    bytes: int = 0  # read so far, the spec's and its libraries': SPEC_BYTES bounds them
 
 
-def read_spec(path: str | Path) -> str:
+STDIN = "-"  # as a spec path: read the spec from standard input
+STDIN_NAME = "<stdin>"  # how diagnostics name it
+_stdin_text: list[str] = []  # read once: a command may load the spec twice
+
+
+def spec_name(path: str | Path) -> str:
+    """How diagnostics name the spec at `path` (standard input is <stdin>)."""
+    return STDIN_NAME if str(path) == STDIN else str(path)
+
+
+def read_spec(path: str | Path, budget: int | None = None) -> str:
+    """The text of the spec at `path` ("-": standard input), at most `budget`
+    bytes (default: the spec size limit), decoded as UTF-8.  SpecError for a
+    missing, unreadable, oversized or undecodable file: the size is checked
+    before the file is read, and nothing of a file that is not text is quoted."""
+    budget = SPEC_BYTES.value() if budget is None else budget
+    if str(path) == STDIN:
+        if not _stdin_text:
+            _stdin_text.append(_decode(_read_bounded(sys.stdin.buffer, budget, STDIN_NAME),
+                                       STDIN_NAME))
+        return _stdin_text[0]
     try:
-        return Path(path).read_text(encoding="utf-8")
+        size = os.stat(path).st_size
+        if size > budget:
+            _too_big(path, SPEC_BYTES.value() - budget + size)
+        with open(path, "rb") as handle:
+            data = _read_bounded(handle, budget, path)
     except FileNotFoundError:
         raise SpecError(f"no such spec file: {path}") from None
     except IsADirectoryError:
         raise SpecError(f"{path} is a directory, not a .cnn spec") from None
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise SpecError(f"cannot read {path}: {exc.strerror}") from None
+    return _decode(data, str(path))
+
+
+def _read_bounded(handle, budget: int, path) -> bytes:
+    """Up to `budget` bytes; SpecError if there are more (a pipe has no size to stat)."""
+    data = handle.read(budget + 1)
+    if len(data) > budget:
+        _too_big(path, SPEC_BYTES.value() + 1, " or more")
+    return data
+
+
+def _too_big(path, amount: int, detail: str = "") -> None:
+    raise SpecError(f"{spec_name(path)} is too large for a spec: "
+                    f"{SPEC_BYTES.message(amount, detail)}", hint=SPEC_BYTES.hint())
+
+
+def _decode(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # where the bad byte is, as a person counts: line and column (characters)
+        line = data.count(b"\n", 0, exc.start) + 1
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        column = len(data[start:exc.start].decode("utf-8", "replace")) + 1
+        reason = "cannot start a character" if exc.reason == "invalid start byte" else exc.reason
+        raise SpecError(f"{path} is not UTF-8 text: byte 0x{data[exc.start]:02x} {reason}",
+                        Span(path, line, column),
+                        "save the spec as UTF-8 (any editor can)") from None
 
 
 def load_program(text: str, path: str) -> Program:
+    SPEC_BYTES.check(len(text.encode("utf-8", "surrogatepass")), Span(path, 1, 1))
     program = Program(path, files=[_key(path)])
+    program.bytes = len(text.encode("utf-8", "surrogatepass"))
     _add_module(program, parse_text(text, path), loaded={_key(path)})
     return program
 
@@ -43,7 +101,7 @@ def load_program(text: str, path: str) -> Program:
 def _key(path: str) -> str:
     try:
         return str(Path(path).resolve())
-    except OSError:
+    except (OSError, ValueError, RuntimeError):  # a symlink loop, a NUL in the name
         return path
 
 
@@ -55,10 +113,10 @@ def _add_module(program: Program, module: ast.Module, loaded: set[str]) -> None:
             continue
         loaded.add(key)
         program.files.append(key)
-        if not target.is_file():
-            raise SpecError(f"cannot import {imp.path!r}: no file {target}", imp.span,
-                            "imports are relative to the importing file")
-        _add_module(program, parse_text(read_spec(target), str(target)), loaded)
+        _check_library(imp, target, key)
+        text = read_spec(target, budget=SPEC_BYTES.value() - program.bytes)
+        program.bytes += len(text.encode("utf-8"))
+        _add_module(program, parse_text(text, str(target)), loaded)
     for block in module.blocks:
         _define_block(program, block)
     for function in module.functions:
@@ -66,6 +124,26 @@ def _add_module(program: Program, module: ast.Module, loaded: set[str]) -> None:
     _define_constants(program, module.constants)
     if module.path == program.path:  # a library's own networks are not the importer's
         program.networks.extend(module.networks)
+
+
+def _check_library(imp: ast.Import, target: Path, key: str) -> None:
+    """SpecError at the import unless it names a .cnn spec file.  Nothing else is
+    read: a diagnostic must never quote a line of /proc/self/environ."""
+    try:
+        found = os.stat(target)  # follows links; a loop of them is an OSError
+    except OSError as exc:
+        problem = ("its links go round in a loop" if exc.errno == errno.ELOOP
+                   else f"no file {target}")
+        raise SpecError(f"cannot import {imp.path!r}: {problem}", imp.span,
+                        "imports are relative to the importing file") from None
+    except ValueError:  # a NUL in the name
+        raise SpecError(f"cannot import {imp.path!r}: not a file name", imp.span) from None
+    if not stat.S_ISREG(found.st_mode):
+        raise SpecError(f"cannot import {imp.path!r}: {target} is not a regular file", imp.span)
+    if Path(imp.path).suffix != ".cnn" or Path(key).suffix != ".cnn":
+        real = f" (a link to {key})" if Path(key).suffix != Path(imp.path).suffix else ""
+        raise SpecError(f"cannot import {imp.path!r}{real}: only .cnn spec files can be "
+                        f"imported", imp.span, "block libraries are .cnn files")
 
 
 def _define_block(program: Program, block: ast.BlockDef) -> None:

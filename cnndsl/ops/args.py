@@ -60,9 +60,19 @@ def boolean(v) -> bool:
     return v
 
 
+# Networks compute in float32 (the PyTorch module, ONNX's attributes): a value that
+# is finite in Python but not there (1e300) would become inf in the exported graph
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_TINY = 1.401298464324817e-45  # the smallest positive float32 (subnormal)
+
+
 def number(v) -> float:
+    """A finite number that float32 can hold."""
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or abs(v) == float("inf"):
         raise ValueError(f"expected a number, got {_show(v)}")
+    if abs(v) > FLOAT32_MAX:
+        raise ValueError(f"{_show(v)} is too large for float32, the precision the network "
+                         f"computes in (at most {FLOAT32_MAX:.4g})")
     return float(v)
 
 
@@ -70,6 +80,9 @@ def positive_number(v) -> float:
     x = number(v)
     if x <= 0:
         raise ValueError(f"expected a number above 0, got {_show(v)}")
+    if x < FLOAT32_TINY / 2:  # rounds to 0 in float32: a zero eps divides by zero
+        raise ValueError(f"{_show(v)} is too small for float32: it would be 0 there "
+                         f"(the smallest positive float32 is {FLOAT32_TINY:.4g})")
     return x
 
 

@@ -4,6 +4,7 @@ each allows, as text or Markdown (`--format json` prints cnndsl.network.paramete
 from __future__ import annotations
 
 from cnndsl.elaborate.values import describe
+from cnndsl.escape import markdown, terminal
 
 
 def _rows(found: dict) -> list[tuple[str, str, str]]:
@@ -18,8 +19,8 @@ def _rows(found: dict) -> list[tuple[str, str, str]]:
 
 
 def render_params(found: dict) -> str:
-    rows = _rows(found)
-    lines = [f"{found['network']} ({found['path']}): parameters for --set NAME=VALUE"]
+    rows = [tuple(terminal(cell, keep="") for cell in row) for row in _rows(found)]
+    lines = [f"{found['network']} ({terminal(found['path'])}): parameters for --set NAME=VALUE"]
     if not rows:
         lines.append("  (none)")
     width = max((len(n) for n, _, _ in rows), default=0)
@@ -32,7 +33,7 @@ def render_params(found: dict) -> str:
 def render_params_markdown(found: dict) -> str:
     lines = [f"### {found['network']} parameters", "", "| parameter | default | values |",
              "|---|---|---|"]
-    for name, default, values in _rows(found):
-        cells = (f"`{name}`", f"`{default}`", values)
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    for name, default, values in _rows(found):  # names are identifiers; values any text
+        cells = (f"`{name}`", markdown(default), markdown(values))
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

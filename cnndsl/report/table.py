@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cnndsl.analysis import Analysis
+from cnndsl.escape import markdown, terminal
 from cnndsl.ir.graph import format_shape
 from cnndsl.ops import OPS
 
@@ -67,7 +68,7 @@ def render_table(analysis: Analysis, header: tuple[str, ...] = COLUMNS,
 
     rule = "=" * len(fmt(header))
     g = analysis.graph
-    lines = [f"{g.name} ({g.path}), input {format_shape(g.input.shape)} -> output "
+    lines = [f"{g.name} ({terminal(g.path)}), input {format_shape(g.input.shape)} -> output "
              f"{format_shape(g.output_node.shape)}", rule, fmt(header), "-" * len(rule)]
     lines += [fmt(r) for r in body]
     lines += [rule, *summary_lines(analysis), rule]
@@ -81,7 +82,7 @@ def render_markdown(analysis: Analysis) -> str:
              "| " + " | ".join(COLUMNS) + " |",
              "|" + "|".join(["---", "---", "---", "---:", "---:", "---:", "---:"]) + "|"]
     for r in rows(analysis):
-        cells = [f"`{r[0]}`", *r[1:]]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        cells = [f"`{r[0]}`", *map(markdown, r[1:])]  # names are identifiers: no ` in them
+        lines.append("| " + " | ".join(cells) + " |")
     lines += ["", *(f"- {line}" for line in summary_lines(analysis))]
     return "\n".join(lines) + "\n"

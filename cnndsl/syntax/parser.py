@@ -10,6 +10,7 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from cnndsl.errors import Span, SpecError, remember_source, source_text
+from cnndsl.limits import STATEMENT_TOKENS
 from cnndsl.syntax import ast
 from cnndsl.syntax.tree_to_ast import TreeToAst
 
@@ -19,7 +20,16 @@ if not GRAMMAR_PATH.exists():  # source checkout: grammar/ sits beside the packa
 
 # Tokens after which a line break cannot end a statement, and before which a
 # pending separator is dropped so that `else`, `{` and `}` may start a new line.
+class StatementTooLong(Exception):
+    """Raised by the post-lexer; parse_text turns it into a SpecError with the path."""
+
+    def __init__(self, line: int, column: int, length: int):
+        super().__init__(line, column, length)
+        self.line, self.column, self.length = line, column, length
+
+
 _OPENERS = {"LBRACE", "_NL", "ELSE", "COMMA"}
+_STATEMENT_ENDS = {"_NL", "SEMICOLON", "LBRACE", "RBRACE"}
 _DROP_SEPARATOR_BEFORE = {"RBRACE", "ELSE", "LBRACE"}
 
 
@@ -39,8 +49,12 @@ class Separators:
         depth = 0
         pending = None
         previous = "_NL"  # start of file behaves like a fresh line
+        limit, length = STATEMENT_TOKENS.value(), 0  # tokens since the last separator
         for tok in stream:
             kind = tok.type
+            length = 0 if kind in _STATEMENT_ENDS and depth == 0 else length + 1
+            if length > limit:  # stopped while reading: no tree of it is ever built
+                raise StatementTooLong(tok.line, tok.column, length)
             if kind in ("_NL", "SEMICOLON"):
                 if (kind == "_NL" and depth > 0) or previous in _OPENERS:
                     continue
@@ -74,6 +88,9 @@ def parse_text(text: str, path: str = "<string>") -> ast.Module:
         return TreeToAst(path).build(tree)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, path) from None
+    except StatementTooLong as exc:
+        raise SpecError(STATEMENT_TOKENS.message(exc.length, " (and counting)"),
+                        Span(path, exc.line, exc.column), STATEMENT_TOKENS.hint()) from None
     except (RecursionError, VisitError) as exc:
         if isinstance(exc, VisitError) and isinstance(exc.orig_exc, SpecError):
             raise exc.orig_exc from None  # a syntax rule the grammar cannot express

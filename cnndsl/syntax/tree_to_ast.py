@@ -176,14 +176,15 @@ class TreeToAst(Transformer):
 
     # ---- expressions ----
     def int_lit(self, meta, children):
-        return ast.Literal(int(children[0]), self._tok_span(children[0]))
+        span = self._tok_span(children[0])
+        return ast.Literal(_whole_number(str(children[0]), span), span)
 
     def float_lit(self, meta, children):
         return ast.Literal(float(children[0]), self._tok_span(children[0]))
 
     def dims_lit(self, meta, children):
-        return ast.Literal(tuple(int(p) for p in children[0].split("x")),
-                           self._tok_span(children[0]))
+        span = self._tok_span(children[0])
+        return ast.Literal(tuple(_whole_number(p, span) for p in children[0].split("x")), span)
 
     def string_lit(self, meta, children):
         return ast.Literal(str(children[0])[1:-1], self._tok_span(children[0]))
@@ -244,3 +245,11 @@ class TreeToAst(Transformer):
         items = [(c.type, str(c), self._tok_span(c)) if isinstance(c, Token) else c
                  for c in children]
         return _Climber(items).parse(0)
+
+
+def _whole_number(text: str, span: Span) -> int:
+    """int(text); int() of 5,000 digits raises, and no network needs 10**19."""
+    if len(text.lstrip("0")) > 19:
+        raise SpecError(f"number too large ({len(text):,} digits; cnndsl uses numbers up to "
+                        f"10**18)", span)
+    return int(text)

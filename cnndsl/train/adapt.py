@@ -6,7 +6,11 @@
 - Classes: the spec's output must be a vector of one score per class.  If its
   length differs from the data's class count and the network has a `classes`
   parameter that the user did not set, the network is rebuilt with
-  ``classes = <data's count>`` (and a note says so); otherwise it is an error.
+  ``classes = <data's count>`` (and a note says so); if it still differs (the
+  last layer is `fc(1)` or `fc(classes * 2)`), or cannot be rebuilt, it is an
+  error: a head of another size would train on scores no class owns.
+- A data set needs at least two classes: with one, every prediction is right
+  and nothing is learnt.
 """
 
 from __future__ import annotations
@@ -39,13 +43,29 @@ def fit_network(net: Network, data: DataSet, spec: str, input: str | None, param
                         f"{data.channels}-channel images",
                         hint="change the spec's input (or --input) to match the data")
     wanted, have = len(data.classes), net.output_shape[0]
+    if wanted < 2:
+        raise DataError(f"{data.source} has {wanted} class{'es' * (wanted != 1)} "
+                        f"({', '.join(map(repr, data.classes[:1]))}): a classifier needs at least "
+                        f"two, or every prediction is right and nothing is learnt",
+                        hint="add the other classes' images (one folder per class)")
     if wanted == have:
         return net
     bound = dict(net.graph.params)
-    if "classes" in bound and "classes" not in (params or {}):
-        notes.append(f"note: {data.source} has {wanted} classes; building {net.name} "
-                     f"with classes={wanted} (the spec's default is {bound['classes']})")
-        return load_network(spec, input, {**(params or {}), "classes": wanted})
-    raise DataError(f"{spec} outputs {have} classes, {data.source} has {wanted}",
-                    hint=f"use --set classes={wanted}" if "classes" in bound
+    if "classes" in bound and (params or {}).get("classes", wanted) == wanted:
+        rebuilt = net if bound["classes"] == wanted else load_network(
+            spec, input, {**(params or {}), "classes": wanted})
+        if rebuilt.output_shape[0] == wanted:
+            notes.append(f"note: {data.source} has {wanted} classes; building {net.name} "
+                         f"with classes={wanted} (the spec's default is {bound['classes']})")
+            return rebuilt
+        raise DataError(f"{spec} outputs {_scores(rebuilt.output_shape[0])} per image with "
+                        f"classes={wanted}, but {data.source} has {wanted} classes: its last "
+                        f"layer does not make one score per class",
+                        hint="end the network with fc(classes)")
+    raise DataError(f"{spec} outputs {_scores(have)} per image, {data.source} has {wanted} "
+                    f"classes", hint=f"use --set classes={wanted}" if "classes" in bound
                     else "give the network a `classes` parameter or change its last fc")
+
+
+def _scores(n: int) -> str:
+    return f"{n} score{'s' * (n != 1)}"

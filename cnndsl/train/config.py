@@ -8,8 +8,8 @@ travels inside a checkpoint that loads with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
+from typing import Mapping
 
 # Defaults chosen so that `cnndsl train specs/lenet5.cnn` reaches >= 98.5% on
 # the held-out digits well inside 30 s on a 2-core CPU (docs/performance.md).
@@ -23,9 +23,12 @@ WARMUP_FRACTION = 0.15  # of all steps, linear warm-up before the cosine decay
 # numpy's RandomState takes seeds below 2**32, and torch.Generator overflows on the
 # seed * 100003 that augmentation derives from larger ones (cnndsl.train.batches)
 MAX_SEED = 2**32 - 1
+FLOAT32_MAX = 3.4028234663852886e38
+MAX_LR = FLOAT32_MAX / 10
 
 # Options a resumed run may change; every other one must match the checkpoint.
-RESUMABLE_OVERRIDES = ("epochs", "device", "out", "workers", "compile", "nproc_per_node")
+RESUMABLE_OVERRIDES = ("epochs", "device", "out", "workers", "compile", "nproc_per_node",
+                       "allow_large")
 
 
 @dataclass
@@ -54,6 +57,7 @@ class TrainConfig:
     seed: int = 0
     workers: int | None = None  # DataLoader workers for on-disk data sets
     nproc_per_node: int = 1
+    allow_large: bool = False  # beyond the parameter and activation limits (docs/limits.md)
     given: list = field(default_factory=list)  # options set on the command line (for --resume)
 
     @property
@@ -92,16 +96,57 @@ class TrainConfig:
         # written as `not (a <= x)` so that NaN, which compares false, is refused too
         if not 0.0 <= self.label_smoothing < 1.0:
             yield f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            yield f"--lr must be a finite positive number, got {self.learning_rate}"
-        if not (math.isfinite(self.decay) and self.decay >= 0):
-            yield f"--weight-decay must be a finite number >= 0, got {self.decay}"
+        # the optimizer computes in float32: 1e300 is finite in Python, not there, and
+        # AdamW's first step is lr / (1 - 0.9), its decay 1 - lr * weight_decay
+        if not 0 < self.learning_rate <= MAX_LR:
+            yield (f"--lr must be a finite positive number in float32 (at most "
+                   f"{MAX_LR:.4g}: the optimizer's first step is 10 times it), "
+                   f"got {self.learning_rate}")
+        elif not 0 <= self.decay <= FLOAT32_MAX:
+            yield (f"--weight-decay must be a finite number >= 0 in float32 (at most "
+                   f"{FLOAT32_MAX:.4g}), got {self.decay}")
+        elif self.learning_rate * self.decay > FLOAT32_MAX:
+            yield (f"--lr times --weight-decay is {self.learning_rate * self.decay:.4g}, beyond "
+                   f"float32 (the decay multiplies the weights by 1 - lr * weight_decay)")
         if self.workers is not None and self.workers < 0:
             yield f"--workers must be 0 or more, got {self.workers}"
         if not 0 <= self.seed <= MAX_SEED:
             yield f"--seed must be in 0..{MAX_SEED}, got {self.seed}"
         if self.amp_dtype not in ("bf16", "fp16"):
             yield f"--amp-dtype must be bf16 or fp16, got {self.amp_dtype!r}"
+
+
+def config_problems(data: Mapping):
+    """Each way a stored config (a checkpoint's "config") differs from one that
+    TrainConfig.to_dict() writes: a value of the wrong type, or an invalid
+    setting; checked before any of it is used."""
+    fields = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+    wrong = [f"{name} is {value!r}" for name, value in data.items()
+             if name in fields and not _has_type(value, fields[name])]
+    if not isinstance(data.get("spec"), str):
+        wrong.insert(0, "it names no spec")
+    yield from wrong
+    if not wrong:
+        from cnndsl.errors import SpecError
+        try:
+            TrainConfig.from_dict(dict(data)).validate()
+        except SpecError as exc:
+            yield exc.message
+
+
+_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list,),
+          "dict": (dict,), "None": (type(None),)}
+
+
+def _has_type(value, annotation: str) -> bool:
+    """Whether `value` fits a field annotation such as "float | None"."""
+    for name in annotation.split(" | "):
+        kinds = _TYPES.get(name.strip(), ())
+        if isinstance(value, bool) and bool not in kinds:
+            continue  # True is an int to Python, not to a config
+        if isinstance(value, kinds):
+            return True
+    return False
 
 
 def _option(name: str) -> str:

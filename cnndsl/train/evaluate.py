@@ -8,9 +8,11 @@ from pathlib import Path
 import torch
 
 from cnndsl.errors import SpecError
+from cnndsl.escape import terminal
 from cnndsl.train import checkpoint
 from cnndsl.train.adapt import load_network
-from cnndsl.train.batches import Batches, Preprocess
+from cnndsl.analysis.allocation import check_allocation
+from cnndsl.train.batches import EVAL_BATCH, Batches, Preprocess
 from cnndsl.train.config import TrainConfig
 from cnndsl.train.data import load_data
 from cnndsl.train.device import runtime
@@ -18,12 +20,12 @@ from cnndsl.train.errors import CheckpointError, DataError
 
 
 def evaluate(spec: str, weights: str, data_source: str | None = None, device: str = "auto",
-             notes: list[str] | None = None) -> dict:
+             notes: list[str] | None = None, allow_large: bool = False) -> dict:
     """{"accuracy", "loss", "count", "classes", "confusion" (rows: true, cols: predicted)}."""
     notes = notes if notes is not None else []
     saved = checkpoint.load(weights, not_ours_hint="cnndsl eval needs a checkpoint written by "
-                            "cnndsl train (its best.pt or last.pt)")
-    config = TrainConfig.from_dict(saved.get("config", {"spec": spec}))
+                            "cnndsl train (its best.pt or last.pt)", notes=notes)
+    config = TrainConfig.from_dict(saved["config"])
     net = _rebuild(spec, saved, weights)
     if saved.get("spec_sha256") != checkpoint.spec_hash(net.source):
         notes.append(f"note: {weights} was trained from a different version of {spec} "
@@ -37,8 +39,10 @@ def evaluate(spec: str, weights: str, data_source: str | None = None, device: st
         raise DataError(f"{weights} predicts {net.output_shape[0]} classes, "
                         f"{data.source} has {len(data.classes)}")
     rt = runtime(TrainConfig(spec=spec, device=device, compile=False, channels_last=False))
+    check_allocation(net.graph, EVAL_BATCH, allow_large)
     model = net.to_torch()
-    _check_fits(model.state_dict(), saved, weights, spec)
+    checkpoint.check_fits(model.state_dict(), saved, weights, spec)
+    _refuse_non_finite(saved["model"], weights)
     model.load_state_dict(saved["model"])
     model.to(rt.device).eval()
     stats = saved.get("preprocess") or {}
@@ -76,38 +80,30 @@ def _rebuild(spec: str, saved: dict, weights: str):
             hint=f"evaluate it with the spec it was trained from: {saved['spec_path']}") from None
 
 
-def _check_fits(expected: dict, saved: dict, weights: str, spec: str) -> None:
-    """CheckpointError, naming the spec the checkpoint came from and a few of the
-    differing tensors, if its weights are not exactly the network's."""
-    have = saved["model"]
-    problems = [f"{k} is {_shape(have[k])} in the checkpoint, {_shape(v)} in the network"
-                for k, v in expected.items() if k in have and have[k].shape != v.shape]
-    problems += [f"missing {k}" for k in expected if k not in have]
-    problems += [f"unexpected {k}" for k in have if k not in expected]
-    if problems:
-        shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
-        raise CheckpointError(
-            f"{weights} was trained from another spec ({saved.get('spec_path', '?')}) and does "
-            f"not fit {spec}: {shown}",
-            hint=f"evaluate it with the spec it was trained from: {saved.get('spec_path', '?')}")
-
-
-def _shape(tensor) -> str:
-    return "x".join(map(str, tensor.shape)) or "scalar"
+def _refuse_non_finite(state: dict, weights: str) -> None:
+    """A network with NaN or infinite weights has no accuracy to report (and its
+    loss would be NaN, which JSON cannot hold): say which tensors, and stop."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{weights} holds NaN or infinite values in {len(bad)} tensor"
+                              f"{'s' * (len(bad) > 1)} ({', '.join(bad[:3])}"
+                              f"{', ...' if len(bad) > 3 else ''}): there is no accuracy to "
+                              f"measure", hint="evaluate an earlier checkpoint (best.pt)")
 
 
 def render(result: dict) -> str:
-    """The accuracy line, per-class recall and the confusion matrix as text."""
-    names = [str(c) for c in result["classes"]]
+    """The accuracy line, per-class recall and the confusion matrix as text; class
+    names come from the data (folder names, CIFAR's label_names) and are escaped."""
+    names = [terminal(c, keep="") for c in result["classes"]]
     width = max(5, max(len(n) for n in names),
                 max(len(str(v)) for row in result["confusion"] for v in row))
-    lines = [f"{result['data']}: {result['count']} images, accuracy "
+    lines = [f"{terminal(result['data'])}: {result['count']} images, accuracy "
              f"{100 * result['accuracy']:.2f}%, loss {result['loss']:.4f}",
              "", "confusion matrix (rows: true class, columns: predicted)",
              " " * width + " " + " ".join(n[:width].rjust(width) for n in names) + "  recall"]
-    for name, row in zip(names, result["confusion"]):
+    for k, (name, row) in enumerate(zip(names, result["confusion"])):
         total = sum(row)
-        recall = row[names.index(name)] / total if total else float("nan")
+        recall = row[k] / total if total else float("nan")
         lines.append(name[:width].rjust(width) + " " + " ".join(str(v).rjust(width) for v in row)
                      + f"  {100 * recall:5.1f}%")
     return "\n".join(lines)

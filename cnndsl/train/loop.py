@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from cnndsl.analysis.allocation import check_allocation
+from cnndsl.files import OutputError
 from cnndsl.train import checkpoint, metrics, rundir
 from cnndsl.train.adapt import fit_network, load_network
 from cnndsl.train.batches import Batches, make_preprocess
@@ -38,20 +40,20 @@ def train(config: TrainConfig, context: Context = Context(), fancy: bool | None 
     throughput benchmark uses it to run torchvision's model in this same loop."""
     config.validate()
     out = Path(config.out)
-    resumed = _read_resume(config, out) if config.resume else None
+    notes: list[str] = []
+    resumed = _read_resume(config, out, notes) if config.resume else None
     rundir.refuse_existing_run(out, config.resume)
     # before loading data: an unwritable --out should not cost an epoch
     created = context.main and rundir.prepare(out)
     try:
-        return _train(config, out, resumed, context, fancy, build_model)
+        return _train(config, out, resumed, context, fancy, build_model, notes)
     finally:
         if created:  # a run that failed before writing anything leaves no empty folder
             rundir.remove_if_empty(out)
 
 
 def _train(config: TrainConfig, out: Path, resumed: dict | None, context: Context,
-           fancy: bool | None, build_model) -> dict:
-    notes: list[str] = []
+           fancy: bool | None, build_model, notes: list[str]) -> dict:
     if resumed is not None:
         config = _merge_resumed(config, resumed["config"], notes)
     rt = runtime(config, context.local_rank)
@@ -59,15 +61,17 @@ def _train(config: TrainConfig, out: Path, resumed: dict | None, context: Contex
     progress = Progress(config.epochs, enabled=context.main, fancy=fancy)
 
     net = load_network(config.spec, config.input, config.set)
+    check_allocation(net.graph, config.batch_size // context.world, config.allow_large)
     data = load_data(config.data, net.input_shape, net.output_shape[0], config.seed)
     net = fit_network(net, data, config.spec, config.input, config.set, notes)
+    check_allocation(net.graph, config.batch_size // context.world, config.allow_large)
     if resumed is not None:
         checkpoint.check_same_spec(resumed, net.source, out / "last.pt")
 
     torch.manual_seed(config.seed)
     model = build_model(net) if build_model is not None else net.to_torch()
     if config.init and resumed is None:
-        report = init_from(model, config.init)
+        report = init_from(model, config.init, notes)
         notes.append(f"init: {len(report.loaded)} tensors from {config.init}"
                      + (f"; re-initialised: {', '.join(k for k, *_ in report.mismatched)}"
                         if report.mismatched else ""))
@@ -89,12 +93,9 @@ def _train(config: TrainConfig, out: Path, resumed: dict | None, context: Contex
                                   enabled=rt.amp and rt.amp_dtype == torch.float16)
     start, history, best = 0, [], -1.0
     if resumed is not None:
-        model.load_state_dict(resumed["model"])
-        optimizer.load_state_dict(resumed["optimizer"])
-        scheduler.load_state_dict(resumed["scheduler"])
+        checkpoint.check_fits(model.state_dict(), resumed, out / "last.pt", config.spec, "resume")
+        checkpoint.restore(resumed, out / "last.pt", model, optimizer, scheduler, scaler)
         _restart_lr(scheduler)
-        scaler.load_state_dict(resumed["scaler"])
-        checkpoint.restore_rng(resumed["rng"])
         start, history, best = resumed["epoch"], list(resumed["history"]), resumed["best_val_acc"]
         notes.append(f"resuming {out / 'last.pt'} after epoch {start}")
         if start >= config.epochs:
@@ -165,7 +166,7 @@ def _write_summary(out: Path, history: list[dict], title: str, failed: bool) -> 
     try:
         metrics.write_csv(out / "metrics.csv", history)
         metrics.plot_curves(out / "curves.png", history, title)
-    except TrainError:
+    except (TrainError, OutputError):
         if not failed:
             raise
 
@@ -289,12 +290,12 @@ def _wrap(model, context: Context, rt: Runtime):
     return wrapped
 
 
-def _read_resume(config: TrainConfig, out: Path) -> dict:
+def _read_resume(config: TrainConfig, out: Path, notes: list[str]) -> dict:
     path = out / "last.pt"
     if not path.is_file():
         raise CheckpointError(f"--resume: no checkpoint {path} to resume from",
                               hint="start without --resume, or point --out at the run's folder")
-    return checkpoint.load(path)
+    return checkpoint.load(path, notes=notes)
 
 
 def _merge_resumed(config: TrainConfig, saved: dict, notes: list[str]) -> TrainConfig:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import os
+import io
 from pathlib import Path
 
-from cnndsl.train.errors import cannot_write
+from cnndsl.files import write_atomic
 
 COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "images_per_s", "seconds")
 
@@ -15,18 +14,12 @@ COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "ima
 def write_csv(path: Path, rows: list[dict]) -> None:
     """Rewrite the whole file from `rows` (atomically): after a resume the file
     holds exactly the epochs the checkpoint knows, each once."""
-    temp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(temp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({key: _format(row[key]) for key in COLUMNS})
-        os.replace(temp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):  # the write failed; the temporary may not exist
-            temp.unlink()
-        raise cannot_write(path, exc) from None
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _format(row[key]) for key in COLUMNS})
+    write_atomic(path, text.getvalue())
 
 
 def _format(value) -> str:
@@ -62,11 +55,7 @@ def plot_curves(path: Path, rows: list[dict], title: str) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     fig.suptitle(title)
     fig.tight_layout()
-    temp = path.with_name(f".{path.name}.tmp.png")
     try:
-        fig.savefig(temp, dpi=100)
-        os.replace(temp, path)
-    except OSError as exc:
-        raise cannot_write(path, exc) from None
+        write_atomic(path, lambda temp: fig.savefig(temp, dpi=100, format="png"))
     finally:
         plt.close(fig)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import sys
 import time
 
+from cnndsl.escape import terminal
+
 
 def epoch_line(row: dict, epochs: int, eta: float) -> str:
     return (f"epoch {row['epoch']:>{len(str(epochs))}}/{epochs}  "
@@ -37,6 +39,7 @@ class Progress:
     def note(self, text: str) -> None:
         if not self.enabled:
             return
+        text = terminal(text)  # paths and names from the command line and the data
         if self._bar is not None:
             self._bar.console.print(text, highlight=False, markup=False, soft_wrap=True)
         else:

@@ -14,18 +14,26 @@ from pathlib import Path
 from cnndsl.train.errors import TrainError
 
 RUN_FILES = ("last.pt", "best.pt", "metrics.csv")  # what makes a folder hold a run
-# the temporary names this package writes before an atomic rename (and the probe)
-OWN_TEMPORARIES = tuple(f".{name}." for name in (*RUN_FILES, "curves.png", "probe"))
+WRITTEN = (*RUN_FILES, "curves.png")  # every file a run writes into --out
+# the temporary names written before an atomic rename (cnndsl.files), and the probe's
+OWN_TEMPORARIES = tuple(f".{name}." for name in (*WRITTEN, "probe"))
 
 
 def refuse_existing_run(out: Path, resume: bool) -> None:
-    """TrainError if `out` already holds a run and this is not --resume."""
-    found = [name for name in RUN_FILES if (out / name).exists()]
-    if found and not resume:
+    """TrainError if `out` already holds a file a new run would write (a run's, or
+    a curves.png of something else) and this is not --resume: a run replaces
+    only the files it wrote itself."""
+    found = [name for name in WRITTEN if os.path.lexists(out / name)]
+    if not found or resume:
+        return
+    hint = (f"add --resume to continue that run, or choose another --out (or delete {out} "
+            f"first)")
+    if set(found) & set(RUN_FILES):
         raise TrainError(f"--out {out} already holds a run ({', '.join(found)}); "
-                         f"a new run would overwrite it",
-                         hint=f"add --resume to continue that run, or choose another --out "
-                              f"(or delete {out} first)")
+                         f"a new run would overwrite it", hint=hint)
+    raise TrainError(f"--out {out} already holds {', '.join(found)}, which a new run writes; "
+                     f"it would be overwritten", hint=f"choose another --out, or move "
+                                                   f"{', '.join(found)} away")
 
 
 def prepare(out: Path) -> bool:

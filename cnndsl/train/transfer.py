@@ -21,7 +21,7 @@ from cnndsl.state_dicts import read_state_dict
 from cnndsl.train.errors import CheckpointError, TrainError
 
 
-def init_from(model: torch.nn.Module, path: str | Path):
+def init_from(model: torch.nn.Module, path: str | Path, notes: list[str] | None = None):
     """Copy the tensors of `path` into `model`, paired by declaration order.
 
     Pairing is the PyTorch back end's (cnndsl.backends.torch.weights.align):
@@ -29,7 +29,8 @@ def init_from(model: torch.nn.Module, path: str | Path):
     size is reported as mismatched and keeps its fresh initialisation.
     Returns the back end's WeightReport."""
     from cnndsl.backends.torch.weights import load_weights
-    report = load_weights(model, read_state_dict(path, role="--init file"), strict=False)
+    report = load_weights(model, read_state_dict(path, role="--init file", notes=notes),
+                          strict=False)
     if not report.loaded:
         raise CheckpointError(f"--init file {path} matches none of the network's tensors",
                               hint="is it a state dict of the same architecture?")

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnndsl.backends.graph.collapse import Arrow, Box, View, build_view
-from cnndsl.backends.graph.dot import find_dot, render, to_dot
+from cnndsl.backends.graph.dot import drawn_by_cnndsl, find_dot, render, to_dot
 from cnndsl.backends.graph.mermaid import to_mermaid
+from cnndsl.files import Outputs
 from cnndsl.ir.graph import Graph
 
 # output suffix -> what is written
@@ -51,16 +52,20 @@ def diagram_format(path: str | Path) -> str:
     return suffix
 
 
-def write_diagram(graph: Graph, path: str | Path, depth: int | None = None) -> Written:
-    """Write the diagram of `graph` to `path` in the format its suffix names.
+def write_diagram(graph: Graph, path: str | Path, depth: int | None = None,
+                  outputs: Outputs | None = None) -> Written:
+    """Write the diagram of `graph` to `path` in the format its suffix names
+    (atomically, through `outputs`: cnndsl.files).
 
     For .svg/.png/.pdf without Graphviz on PATH, writes the .dot next to `path`
-    instead and returns Written(dot_path, rendered=False)."""
+    instead and returns Written(dot_path, rendered=False); that .dot replaces only
+    a DOT file cnndsl wrote."""
     path = Path(path)
+    outputs = outputs or Outputs()
     fmt = diagram_format(path)
     view = build_view(graph, depth)
     if fmt in ("md", "mmd"):
-        path.write_text(to_mermaid(view, fence=fmt == "md"))
+        outputs.write(path, to_mermaid(view, fence=fmt == "md"))
         notes = ()
         if len(view.arrows) > MERMAID_MAX_EDGES:
             notes = (f"the chart has {len(view.arrows)} arrows; GitHub's Mermaid draws at most "
@@ -68,16 +73,19 @@ def write_diagram(graph: Graph, path: str | Path, depth: int | None = None) -> W
         return Written(path, True, notes)
     source = to_dot(view)
     if fmt in ("dot", "gv"):
-        path.write_text(source)
+        outputs.write(path, source)
         return Written(path, True)
     dot = find_dot()
     if dot is None:
         fallback = fallback_path(path)
-        fallback.write_text(source)
+        outputs.write(fallback, source, named=False, owned=drawn_by_cnndsl)
         return Written(fallback, False)
-    return Written(path, True, tuple(render(view, path, fmt, dot)))
+    notes: list[str] = []
+    outputs.write(path, lambda temp: notes.extend(render(view, temp, fmt, dot)))
+    return Written(path, True, tuple(notes))
 
 
-__all__ = ["Arrow", "Box", "View", "Written", "build_view", "diagram_format", "fallback_path",
+__all__ = ["Arrow", "Box", "View", "Written", "build_view", "diagram_format", "drawn_by_cnndsl",
+           "fallback_path",
            "find_dot", "to_dot",
            "to_mermaid", "write_diagram", "INSTALL_HINT"]

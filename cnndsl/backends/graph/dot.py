@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cnndsl.backends.graph.collapse import (MERGES, Box, View, cluster_id, frame_label,
                                             local_name)
+from cnndsl.escape import dot as dot_string
 
 # fill colour by op; ops not listed are drawn white
 FILL = {
@@ -40,13 +41,8 @@ CLUSTER = {"labeljust": "l", "style": "rounded,dashed", "color": "#888888", "fon
            "fontcolor": "#555555", "fontname": FONT}
 
 
-def quote(text: str) -> str:
-    """A DOT double-quoted string; newlines become centred line breaks."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 def _attrs(**attrs) -> str:
-    return "[" + ", ".join(f"{key}={quote(str(value))}" for key, value in attrs.items()) + "]"
+    return "[" + ", ".join(f"{key}={dot_string(str(value))}" for key, value in attrs.items()) + "]"
 
 
 def box_label(box: Box) -> str:
@@ -69,10 +65,24 @@ def _node_line(box: Box) -> str:
     return f"{box.id} {_attrs(**attrs)};"
 
 
+# the first line of every DOT file cnndsl writes: what `graph` may replace unasked
+MARKER = "// Drawn by cnndsl (cnndsl graph)."
+
+
+def drawn_by_cnndsl(path: Path) -> bool:
+    """Whether the file at `path` is a DOT source cnndsl wrote."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.readline().rstrip("\n") == MARKER
+    except OSError:
+        return False
+
+
 def to_dot(view: View) -> str:
     """The DOT source: boxes nested in their clusters, then every arrow."""
     lines = [
-        f"digraph {quote(view.name)} {{",
+        MARKER,
+        f"digraph {dot_string(view.name)} {{",
         f"  graph {_attrs(label=view.title, **GRAPH)};",
         f"  node {_attrs(**NODE)};",
         f"  edge {_attrs(**EDGE)};",

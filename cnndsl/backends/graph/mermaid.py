@@ -9,29 +9,25 @@ from __future__ import annotations
 
 from cnndsl.backends.graph.collapse import Box, View, cluster_id, frame_label, local_name
 from cnndsl.backends.graph.dot import FILL
+from cnndsl.escape import mermaid
 
 # Mermaid's node shapes: (opening, closing) around the quoted label
 SHAPES = {"layer": ('["', '"]'), "block": ('[["', '"]]'), "input": ('[/"', '"/]'),
           "add": ('(["', '"])'), "concat": ('(["', '"])'), "mul": ('(["', '"])')}
 
 
-def text(value: str) -> str:
-    """Escape a label for a Mermaid quoted string."""
-    return value.replace('"', "#quot;").replace("\n", "<br/>")
-
-
 def _label(box: Box) -> str:
     lines = [local_name(box.name), box.title] if box.kind == "block" else [box.title]
     if box.kind != "input":
         lines.append(" · ".join(part for part in (box.shape_text, box.params_text) if part))
-    return text("\n".join(lines))
+    return mermaid("\n".join(lines))
 
 
 def to_mermaid(view: View, fence: bool = True) -> str:
-    lines = [f"---\ntitle: {text(view.title)}\n---", "flowchart TB"]
+    lines = [f"---\ntitle: {mermaid(view.title)}\n---", "flowchart TB"]
     lines += _nest(view, (), "  ")
     for arrow in view.arrows:
-        lines.append(f'  {arrow.source} -->|"{text(arrow.label)}"| {arrow.target}')
+        lines.append(f'  {arrow.source} -->|"{mermaid(arrow.label)}"| {arrow.target}')
     by_op: dict[str, list[str]] = {}
     for box in view.boxes:
         if box.op in FILL:
@@ -50,7 +46,7 @@ def _nest(view: View, path: tuple[str, ...], indent: str) -> list[str]:
         opening, closing = SHAPES[box.kind]
         lines.append(f"{indent}{box.id}{opening}{_label(box)}{closing}")
     for frame in frames:
-        label = text(f"{local_name(frame.name)}: {frame_label(frame)}")
+        label = mermaid(f"{local_name(frame.name)}: {frame_label(frame)}")
         lines.append(f'{indent}subgraph {cluster_id(frame.name)} ["{label}"]')
         lines += _nest(view, (*path, frame.name), indent + "  ")
         lines.append(f"{indent}end")

@@ -17,10 +17,12 @@ See docs/onnx.md.
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from pathlib import Path
 
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, external_data_helper, helper
 
 from cnndsl.backends.onnx.context import INPUT_NAME, OUTPUT_NAME, Emission
 from cnndsl.backends.onnx.emitters import EMITTERS
@@ -28,6 +30,8 @@ from cnndsl.backends.onnx.folding import plan_folds
 from cnndsl.backends.onnx.params import ParamSource, WeightsError
 from cnndsl.state_dicts import read_state_dict
 from cnndsl.errors import SpecError
+from cnndsl.escape import utf8_text
+from cnndsl.files import Outputs
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13  # Softmax over one axis, Clip with tensor bounds, Resize with scales
@@ -58,51 +62,79 @@ def build_model(network, state_dict=None, fold_bn: bool = True,
     outputs = [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT,
                                              [BATCH_DIM, *graph.output_node.shape])]
     onnx_graph = helper.make_graph(ctx.nodes, graph.name, inputs, outputs, ctx.initializers,
-                                   doc_string=f"{graph.name} compiled by cnndsl from {graph.path}")
+                                   doc_string=utf8_text(f"{graph.name} compiled by cnndsl from "
+                                                        f"{graph.path}"))
     imports = [helper.make_opsetid("", opset)]
     model = helper.make_model(onnx_graph, opset_imports=imports, producer_name="cnndsl",
                               producer_version=_version(),
                               ir_version=helper.find_min_ir_version_for(imports))
     helper.set_model_props(model, {
         "cnndsl.network": graph.name,
-        "cnndsl.spec": str(graph.path),
+        "cnndsl.spec": utf8_text(graph.path),
         "cnndsl.spec_sha256": hashlib.sha256(network.source.encode()).hexdigest(),
         "cnndsl.input": "x".join(map(str, graph.input.shape)),
-        "cnndsl.params": ",".join(f"{k}={v}" for k, v in graph.params),
+        "cnndsl.params": utf8_text(",".join(f"{k}={v}" for k, v in graph.params)),
         "cnndsl.fold_bn": str(bool(fold_bn)).lower(),
     })
     return model
 
 
 def export(network, path, state_dict=None, fold_bn: bool = True,
-           opset: int | None = None) -> onnx.ModelProto:
+           opset: int | None = None, outputs: Outputs | None = None) -> onnx.ModelProto:
     """Write `network` to `path` as ONNX and return the model.
 
     Args:
         network: a cnndsl.Network (``cnndsl.load(...)``).
-        path: the .onnx file to write.
+        path: the .onnx file to write (atomically, never over the spec or a
+            library it imports: cnndsl.files).
         state_dict: the compiled torch module's ``state_dict()`` (or any mapping
             of the same names to arrays); None exports freshly initialised weights.
         fold_bn: fold batch norm into the preceding conv/fc layer where possible.
         opset: the ONNX opset (default 17).
+        outputs: the cnndsl.files.Outputs of the command writing it.
     """
     model = build_model(network, state_dict, fold_bn, opset)
     path = Path(path)
-    if path.parent != Path():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    big = sum(t.ByteSize() for t in model.graph.initializer) > EXTERNAL_DATA_BYTES
-    onnx.save_model(model, str(path), save_as_external_data=big,
-                    location=path.name + ".data" if big else None)
+    outputs = outputs or Outputs.for_network(network)
+    if sum(t.ByteSize() for t in model.graph.initializer) <= EXTERNAL_DATA_BYTES:
+        outputs.write(path, lambda temp: onnx.save_model(model, str(temp)))
+        return model
+    # protobuf cannot hold 2 GiB: the weights go to PATH.data, which the graph names
+    data = path.with_name(path.name + ".data")
+    external_data_helper.convert_model_to_external_data(model, all_tensors_to_one_file=True,
+                                                        location=data.name, size_threshold=0)
+
+    def write_data(temp: Path) -> None:
+        with tempfile.TemporaryDirectory(dir=temp.parent, prefix=".onnx-data.") as folder:
+            external_data_helper.write_external_data_tensors(model, folder)
+            os.replace(Path(folder) / data.name, temp)
+
+    outputs.write_all([(data, write_data, False, lambda found: _names_data(path, found)),
+                       (path, lambda temp: onnx.save_model(model, str(temp)), True, None)])
     return model
+
+
+def _names_data(model_path: Path, data: Path) -> bool:
+    """Whether the ONNX file at `model_path`, written by cnndsl, keeps its weights
+    in `data` (so a new export may replace it)."""
+    try:
+        model = onnx.load(str(model_path), load_external_data=False)
+    except Exception:  # not an ONNX file (or none): the .data is someone else's
+        return False
+    locations = {entry.value for tensor in model.graph.initializer
+                 for entry in tensor.external_data if entry.key == "location"}
+    return model.producer_name == "cnndsl" and data.name in locations
 
 
 def build_file(network, output, options: dict) -> Path:
     """`cnndsl build --target onnx`: options holds `weights` (a checkpoint path
-    or None), `opset` (None for the default) and `fold_bn`."""
+    or None), `opset` (None for the default), `fold_bn` and `outputs` (the
+    command's cnndsl.files.Outputs)."""
     weights = options.get("weights")
     state_dict = read_state_dict(weights) if weights else None
     export(network, output, state_dict=state_dict, fold_bn=options.get("fold_bn", True),
-           opset=options.get("opset"))
+           opset=options.get("opset"),
+           outputs=options.get("outputs") or Outputs.for_network(network, weights=weights))
     return Path(output)
 
 

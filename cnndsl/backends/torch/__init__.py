@@ -18,6 +18,8 @@ import types
 from pathlib import Path
 
 from cnndsl.backends.torch.weights import WeightReport, load_weights
+from cnndsl.escape import python_text
+from cnndsl.files import Outputs, same_file
 from cnndsl.state_dicts import WeightsError, read_state_dict
 
 __all__ = ["WeightReport", "build_file", "build_module", "generate_source", "load_weights"]
@@ -57,26 +59,78 @@ def build_module(network):
 
 
 def build_file(network, output, options: dict | None = None) -> None:
-    """Write the generated source to `output`.  options["weights"]: a checkpoint or
-    state dict to map onto the module (by declaration order, shape-checked); it is
-    saved beside the source as `<output stem>.pt`, keyed by this module's names.
-    Nothing is written unless the weights fit."""
+    """Write the generated source to `output` (atomically, never over an input:
+    cnndsl.files).
+
+    options["weights"]: a checkpoint or state dict to map onto the module (by
+    declaration order, shape-checked); its state dict, keyed by this module's
+    names, is saved to options["weights_out"], by default `<output stem>.pt`
+    beside the source.  That default name replaces an existing file only if an
+    earlier build wrote it for this same source (the source's first line records
+    the weights' sha256); anything else there is refused.  Nothing is written
+    unless the weights fit.  options["outputs"]: the command's cnndsl.files.Outputs."""
     options = options or {}
     output = Path(output)
+    outputs = options.get("outputs") or Outputs.for_network(network,
+                                                            weights=options.get("weights"))
     text = generate_source(network)
-    module = None
-    if options.get("weights"):
-        module = build_module(network)
-        load_weights(module, read_state_dict(options["weights"]), strict=True)
-        weights_out = output.with_suffix(".pt")
-        if weights_out.resolve() == Path(options["weights"]).resolve():
-            raise WeightsError(f"writing {weights_out} would overwrite the weights file it reads",
-                               hint="choose another -o name")
-        if weights_out == output:
-            raise WeightsError(f"{output} would hold both the source and the weights",
-                               hint="name the source .py; the weights go beside it as .pt")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
-    if module is not None:
-        import torch
-        torch.save(module.state_dict(), output.with_suffix(".pt"))
+    if not options.get("weights"):
+        outputs.write(output, text)
+        return
+    weights_out, named, owned = weights_target(output, options, outputs)
+    module = build_module(network)
+    load_weights(module, read_state_dict(options["weights"]), strict=True)
+    import torch
+    saved = {}
+
+    def write_weights(temp: Path) -> None:
+        torch.save(module.state_dict(), temp)
+        saved["sha256"] = _sha256(temp)
+
+    def write_source(temp: Path) -> None:  # staged after the weights, so their digest is known
+        temp.write_text(weights_line(weights_out, saved["sha256"]) + text, encoding="utf-8")
+
+    outputs.write_all([(weights_out, write_weights, named, owned),
+                       (output, write_source, True, None)])
+
+
+def weights_target(output, options: dict, outputs: Outputs):
+    """(path, named, owned) of the weights file build_file writes beside `output`,
+    checked by `outputs` first: a command calls it to refuse before any work."""
+    output = Path(output)
+    named = bool(options.get("weights_out"))
+    weights_out = Path(options["weights_out"]) if named else output.with_suffix(".pt")
+    if weights_out == output or same_file(weights_out, output):
+        raise WeightsError(f"{output} would hold both the source and the weights",
+                           hint="name the source .py; the weights go beside it as .pt, or "
+                                "where --weights-out says")
+    owned = lambda found: _built_for(output, found)  # noqa: E731 - a one-line predicate
+    outputs.target(weights_out, named, owned)
+    return weights_out, named, owned
+
+
+WEIGHTS_LINE = "# Weights: {name} (sha256 {digest}), saved with this file by cnndsl build.\n"
+
+
+def weights_line(weights: Path, digest: str) -> str:
+    """The first line of a source built with weights: which file, and its digest."""
+    return WEIGHTS_LINE.format(name=python_text(weights.name), digest=digest)
+
+
+def _built_for(source: Path, weights: Path) -> bool:
+    """Whether `weights` is the file an earlier build saved with `source`: the
+    source's first line names it and its digest matches."""
+    try:
+        with open(source, encoding="utf-8", errors="replace") as handle:
+            first = handle.readline()
+        return first == weights_line(weights, _sha256(weights))
+    except OSError:
+        return False
+
+
+def _sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()

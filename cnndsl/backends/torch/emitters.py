@@ -288,6 +288,18 @@ def _drop_path(node: Node, ctx: EmitContext) -> Emission:
     return Emission("StochasticDepth", ((None, node.attrs["p"]), (None, node.attrs["mode"])))
 
 
+# An add or mul of more inputs than this is one flat call, `sum([x2, ...], x)`:
+# Python's compiler recurses once per operator of `x + x2 + ...` and fails near
+# 3,000 terms.  Both forms add (multiply) left to right, so the results are equal.
+CHAINED_MERGE_MAX = 16
+
+
+def _chain(n: int, operator: str, flat: str) -> str:
+    if n <= CHAINED_MERGE_MAX:
+        return f" {operator} ".join(f"{{{i}}}" for i in range(n))
+    return flat.format(rest=", ".join(f"{{{i}}}" for i in range(1, n)))
+
+
 def _inline(template):
     def emit(node: Node, ctx: EmitContext) -> Emission:
         return Emission(None, (), template(len(node.inputs)))
@@ -332,8 +344,9 @@ EMITTERS: dict[str, Callable[[Node, EmitContext], Emission]] = {
     "crop": lambda node, ctx: Emission(None, (), _crop_slice(node.attrs)),
     "pad_channels": _pad_channels,
     "fc": _fc,
-    "add": _inline(lambda n: " + ".join(f"{{{i}}}" for i in range(n))),
-    "mul": _inline(lambda n: " * ".join(f"{{{i}}}" for i in range(n))),  # broadcasts a gate
+    "add": _inline(lambda n: _chain(n, "+", "sum([{rest}], {{0}})")),
+    # a Cx1x1 gate broadcasts
+    "mul": _inline(lambda n: _chain(n, "*", "math.prod([{rest}], start={{0}})")),
     "concat": _inline(lambda n: "torch.cat([" + ", ".join(f"{{{i}}}" for i in range(n))
                       + "], 1)"),
 }

@@ -4,7 +4,7 @@ Everything a spec (or a hand-built IR) names ends up in Python source, so
 nothing is pasted in unchecked: identifiers must be plain ASCII Python names
 that are not keywords and cannot shadow what the generated code relies on,
 literals are produced by `literal()` from a closed set of types, and free text
-(paths, network names in comments) goes through `comment_text()`.
+(paths, network names in comments) goes through `comment_text()` (cnndsl.escape).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import math
 import re
 
 from cnndsl.errors import Span, SpecError
+from cnndsl.escape import python_string, python_text
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -57,6 +58,8 @@ def class_name(name: str, taken: set[str], span: Span | None = None) -> str:
     if not isinstance(name, str) or not _IDENTIFIER.match(name):
         check_identifier(name, "block or network name", span)  # raises
     base = "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "Block"
+    if base[0].isdigit():  # `_0` would give class 0
+        base = "_" + base
     if base in ("Module", "Tensor") or keyword.iskeyword(base):
         base += "Block"
     candidate, k = base, 2
@@ -75,10 +78,7 @@ def literal(value) -> str:
             raise SpecError(f"value {value!r} cannot be written into generated code")
         return repr(value)
     if isinstance(value, str):
-        text = repr(value)  # repr of a str is always a valid, closed string literal
-        if text.startswith("'") and '"' not in value:  # black's quotes; nothing to escape
-            text = '"' + text[1:-1] + '"'
-        return text
+        return python_string(value)
     if isinstance(value, tuple):
         items = [literal(v) for v in value]
         return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
@@ -87,6 +87,4 @@ def literal(value) -> str:
 
 def comment_text(text: str) -> str:
     """One line of printable ASCII, safe inside a comment or a docstring."""
-    escaped = str(text).encode("unicode_escape").decode("ascii")
-    escaped = "".join(c if c.isprintable() else "?" for c in escaped)
-    return escaped.replace('"', "'")
+    return python_text(text)

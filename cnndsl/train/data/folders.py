@@ -6,8 +6,11 @@ resized to the spec's H x W, and kept as uint8 until they reach the device."""
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from pathlib import Path
 
+from cnndsl.limits import IMAGE_PIXELS
 from cnndsl.train.data import DataSet, LazySplit, source
 from cnndsl.train.errors import DataError
 
@@ -50,8 +53,8 @@ def _samples(folder: Path, index: dict[str, int]) -> list[tuple[str, int]]:
             raise DataError(f"{sub} is a class that {folder.parent / 'train'} does not have",
                             hint="val/ must use the class folder names of train/")
         files = (f for f in sub.rglob("*") if not _hidden(f.relative_to(sub)))
-        samples += [(str(f), index[sub.name]) for f in sorted(files)
-                    if f.suffix.lower() in EXTENSIONS]
+        samples += [(str(f), index[sub.name]) for f in sorted(files)  # a FIFO would block
+                    if f.suffix.lower() in EXTENSIONS and f.is_file()]
     if not samples:
         raise DataError(f"{folder} holds no images ({', '.join(EXTENSIONS)}) in class sub-folders",
                         hint=f"expected {LAYOUT}")
@@ -67,13 +70,30 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
-def _channels(path: str) -> int:
+@contextlib.contextmanager
+def open_image(path: str):
+    """PIL's Image.open, refusing an image of more pixels than IMAGE_PIXELS
+    (docs/limits.md) before it is decoded: a decompression bomb (a tiny PNG of
+    50,000 x 50,000 pixels) is a DataError naming the file, like any bad file."""
     from PIL import Image
+    Image.MAX_IMAGE_PIXELS = IMAGE_PIXELS.value()  # PIL checks it as the file opens
     try:
-        with Image.open(path) as image:
-            return 1 if image.mode in GREY_MODES or _wide(image.mode) else 3
-    except OSError as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                yield image
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError(f"image {path} is too large to decode: {IMAGE_PIXELS.what} more than "
+                        f"{IMAGE_PIXELS.value():,} pixels", hint=IMAGE_PIXELS.hint()) from None
+    except DataError:
+        raise
+    except Exception as exc:  # PIL raises many kinds (OSError, ValueError, ...) for a bad file
         raise DataError(f"cannot read image {path}: {exc}") from None
+
+
+def _channels(path: str) -> int:
+    with open_image(path) as image:
+        return 1 if image.mode in GREY_MODES or _wide(image.mode) else 3
 
 
 def _wide(mode: str) -> bool:
@@ -92,13 +112,9 @@ class ImageFiles:
 
     def __getitem__(self, i: int):
         import torch
-        from PIL import Image
         path, label = self.samples[i]
-        try:
-            with Image.open(path) as image:
-                array = self._pixels(image)
-        except Exception as exc:  # PIL raises many kinds (OSError, ValueError, ...) for a bad file
-            raise DataError(f"cannot read image {path}: {exc}") from None
+        with open_image(path) as image:
+            array = self._pixels(image)
         tensor = torch.from_numpy(array.copy())
         tensor = tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1)
         return tensor.contiguous(), label

@@ -8,9 +8,12 @@ t10k files are the held-out split."""
 from __future__ import annotations
 
 import gzip
+import math
+import zlib
 from pathlib import Path
 
 from cnndsl.train.data import DataSet, TensorSplit, channel_stats, check_labels, source
+from cnndsl.limits import DATA_FILE_BYTES
 from cnndsl.train.errors import DataError
 
 FILES = {
@@ -68,22 +71,61 @@ def _find_file(folder: Path, name: str) -> Path:
 
 
 def _read_idx(path: Path, magic: int):
-    """An IDX file as a numpy uint8 array (big-endian header: magic, then one int32 per dim)."""
+    """An IDX file as a numpy uint8 array (big-endian header: magic, then one int32 per dim).
+
+    The header is read and checked first, and then exactly the bytes it
+    announces, streamed (a .gz is decompressed as it is read): a gzip bomb or a
+    header claiming terabytes is refused before the data are unpacked
+    (DATA_FILE_BYTES, docs/limits.md)."""
     import numpy as np
+    kind = "images (magic 0x00000803)" if magic == IMAGE_MAGIC else "labels (magic 0x00000801)"
+    want = 3 if magic == IMAGE_MAGIC else 1
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as handle:
-            data = handle.read()
-    except (OSError, EOFError) as exc:
+            head = handle.read(4)
+            if len(head) < 4 or int.from_bytes(head, "big") != magic:
+                raise DataError(f"{path} is not an IDX file of {kind}")
+            dims_bytes = handle.read(4 * want)
+            if len(dims_bytes) < 4 * want:
+                raise DataError(f"{path} is truncated: its header ends early")
+            dims = [int.from_bytes(dims_bytes[4 * i:4 * i + 4], "big") for i in range(want)]
+            expected = _check_dims(path, dims, magic)
+            data = _read_exactly(handle, expected)
+            if len(data) != expected:
+                raise DataError(f"{path} is truncated: its header says {dims} ({expected:,} "
+                                f"bytes), the file holds {len(data):,}")
+            if handle.read(1):
+                raise DataError(f"{path} is padded: it holds more than the {expected:,} bytes "
+                                f"its header says ({dims})")
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"cannot read {path}: {exc}") from None
-    if len(data) < 8 or int.from_bytes(data[:4], "big") != magic:
-        kind = "images (magic 0x00000803)" if magic == IMAGE_MAGIC else "labels (magic 0x00000801)"
-        raise DataError(f"{path} is not an IDX file of {kind}")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    expected = int(np.prod(dims))
-    if len(data) - header != expected:
-        raise DataError(f"{path} is truncated or padded: its header says {dims} "
-                        f"({expected} bytes), the file holds {len(data) - header}")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims).copy()
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims).copy()
+
+
+def _check_dims(path: Path, dims: list[int], magic: int) -> int:
+    """The byte count the header announces, after refusing sizes no data set has."""
+    if dims[0] == 0:
+        raise DataError(f"{path} holds no {'images' if magic == IMAGE_MAGIC else 'labels'} "
+                        f"(its header says 0)")
+    if magic == IMAGE_MAGIC and 0 in dims[1:]:
+        raise DataError(f"{path}: its images are {dims[1]}x{dims[2]} pixels; an image needs at "
+                        f"least one")
+    expected = math.prod(dims)
+    if expected > DATA_FILE_BYTES.value():
+        raise DataError(f"{path}: its header announces {'x'.join(map(str, dims))} = "
+                        f"{expected:,} bytes, over the limit of {DATA_FILE_BYTES.value():,} "
+                        f"bytes for a data file", hint=DATA_FILE_BYTES.hint())
+    return expected
+
+
+def _read_exactly(handle, count: int, chunk: int = 1 << 24) -> bytes:
+    """Up to `count` bytes, read in pieces (a short read is not the end of a gzip)."""
+    parts, left = [], count
+    while left:
+        part = handle.read(min(left, chunk))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)

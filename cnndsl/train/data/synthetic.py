@@ -6,6 +6,7 @@ measurement is of the network, not of data loading."""
 
 from __future__ import annotations
 
+from cnndsl.limits import SYNTHETIC_SAMPLES
 from cnndsl.train.data import DataSet, TensorSplit, source
 from cnndsl.train.errors import DataError
 
@@ -22,6 +23,8 @@ def load(arg, input_shape, classes, seed) -> DataSet:
         raise DataError(f"synthetic:N expects a sample count, got {arg!r}") from None
     if length < 1:
         raise DataError(f"synthetic:N needs N >= 1, got {length}")
+    if length > SYNTHETIC_SAMPLES.value():  # labels and the epoch's shuffle take 16 N bytes
+        raise DataError(SYNTHETIC_SAMPLES.message(length), hint=SYNTHETIC_SAMPLES.hint())
     if len(input_shape) != 3:
         raise DataError(f"synthetic data needs an image input CxHxW, the spec takes {input_shape}")
     g = torch.Generator().manual_seed(seed)
