@@ -133,8 +133,9 @@ def test_a_function_sees_only_its_arguments_and_the_constants():
         cnndsl.loads("def f() { c * 2 }\nblock b(c) { conv(f(), 1) }\n"
                      "network n {\n  input 3x8x8\n  b(4)\n}", "n.cnn")
     assert "unknown parameter 'c'" in info.value.message
-    note = info.value.diagnostics[0].notes[-1]
+    note, call = info.value.diagnostics[0].notes  # innermost first: then the block's call
     assert note[1] == "in this call of f" and note[0].line == 2
+    assert call[1] == "in b(c=4) called here" and call[0].line == 5
 
 
 @pytest.mark.parametrize("head, body, message", [

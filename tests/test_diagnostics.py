@@ -6,6 +6,7 @@ spec whose first line is `# check: ARGS` is checked with those arguments
 (e.g. `# check: --set depth=57` for a value outside a parameter's list).
 """
 
+import re
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,10 @@ def test_diagnostic_matches_golden(spec, capsys, monkeypatch, update_golden):
     assert code == (1 if ": error: " in expected else 0)
     assert "Traceback" not in captured.err
     first = expected.splitlines()[0]
-    assert first.startswith(f"{relative}:"), "every diagnostic names file:line:col"
+    assert re.match(r"\S+\.cnn:\d+:\d+: (error|warning): ", first), "names file:line:col"
+    # an error deep in a library names the library's line first, then the spec's
+    # call in a note: either way the spec itself is named
+    assert first.startswith(f"{relative}:") or f"\n{relative}:" in expected
 
 
 @pytest.mark.parametrize("spec", ERRORS, ids=[p.stem for p in ERRORS])
@@ -50,8 +54,7 @@ def test_api_reports_the_same_location(spec, monkeypatch):
     if ": error: " in expected_first:
         with pytest.raises(cnndsl.SpecError) as info:
             cnndsl.load(relative, params=params)
-        line, column = info.value.span.line, info.value.span.column
-        assert str(info.value).startswith(f"{relative}:{line}:{column}: error: ")
+        assert str(info.value).startswith(f"{info.value.span}: error: ")
         assert str(info.value).splitlines()[0] == expected_first
     else:
         net = cnndsl.load(relative, params=params)
@@ -71,6 +74,28 @@ def test_issue_diagnostics_are_all_covered():
                 "kernel_too_large", "groups_not_dividing", "fc_unflattened", "repeat_zero",
                 "recursive_block", "absurd_repeat", "stride_drops_pixels"}
     assert required <= {p.stem for p in ERRORS}
+
+
+def test_call_chains_and_unclosed_braces_are_golden():
+    """Issue 14: a problem inside a block names every call on the way to it (innermost
+    first, ending at the spec's own line); a missing '}' names the '{' it leaves open."""
+    golden = {p.stem: p.with_suffix(".err").read_text() for p in ERRORS}
+    chain = golden["library_call_chain"].splitlines()
+    assert chain[0].startswith("specs/lib/densenet.cnn:10:")
+    notes = [line for line in chain if ": note: " in line]
+    assert notes == [
+        "specs/lib/densenet.cnn:16:14: note: in dense_layer(growth=0) called here",
+        "tests/errors/library_call_chain.cnn:8:3: note: in dense_block(n=2, growth=0) called here"]
+    shape = golden["library_shape_chain"].splitlines()
+    assert shape[0].startswith("specs/lib/vgg.cnn:12:3: error: spatial size reaches 0x0")
+    assert "tests/errors/library_shape_chain.cnn:11:3: note: in vgg_stage(n=3, c=512) called here" \
+        in shape
+    assert "in smooth(c=8) called here (and 2 more calls)" in golden["warning_call_chain"]
+    assert "the '{' on line 1 is never closed" in golden["unclosed_brace"]
+    assert "unclosed_brace.cnn:1:13: note: this '{' is never closed" in golden["unclosed_brace"]
+    assert "unclosed_inner_brace.cnn:5:10: note: this '{' may be missing" in \
+        golden["unclosed_inner_brace"]
+    assert golden["several_syntax_errors"].count(": error: ") == 3
 
 
 DEEP = {

@@ -21,6 +21,7 @@ class GraphBuilder:
     def __init__(self):
         self.nodes: list[Node] = []
         self.warnings: list[Diagnostic] = []
+        self.warning_scopes: dict[int, tuple[ScopeFrame, ...]] = {}  # index -> call chain
         self._counters: dict[str, Counter] = {}
         self.steps = 0
         self.max_steps, self.max_nodes = STEPS.value(), LAYERS.value()
@@ -48,6 +49,7 @@ class GraphBuilder:
             raise SpecError(exc.message, span, exc.hint) from None
         _check_size(shape, span)
         for message, hint in op.warnings(attrs, in_shapes, shape):
+            self.warning_scopes[len(self.warnings)] = scope
             self.warnings.append(Diagnostic("warning", message, span, hint))
         if len(self.nodes) >= self.max_nodes:
             raise SpecError(f"the network has more than {self.max_nodes:,} layers", span,

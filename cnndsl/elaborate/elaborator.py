@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from cnndsl.elaborate.arguments import CallSite, bind_block_args, bind_op_args
 from cnndsl.elaborate.builder import GraphBuilder
+from cnndsl.elaborate.chain import merge_repeated, note_call
 from cnndsl.elaborate.defaults import Setting, Settings, read_defaults, unused_defaults
 from cnndsl.elaborate.expressions import Evaluator, shape_value, unknown_name
 from cnndsl.elaborate.late import Late, late_error, resolve_late
@@ -27,6 +28,16 @@ from cnndsl.ops import OPS, lookup
 from cnndsl.ops.args import show
 from cnndsl.ops.registry import NamedTensor
 from cnndsl.syntax import ast
+
+
+class Unfinished(Exception):
+    """Elaboration reached code that error recovery could not read (an editor's
+    half-typed line, cnndsl.syntax.recover): it stops there, with no error of its
+    own, since the syntax error is already reported."""
+
+    def __init__(self, span: Span):
+        super().__init__(str(span))
+        self.span = span
 
 
 @dataclass
@@ -89,7 +100,11 @@ class Elaborator:
                      params=tuple(names.items()), path=self.program.path)
 
     def warnings(self) -> list[Diagnostic]:
-        return [*self.builder.warnings, *unused_defaults(self.settings)]
+        """The warnings so far: the layers' own (once per line, with their call
+        chains) and the `defaults` nothing used."""
+        builder = self.builder
+        scoped = [(w, builder.warning_scopes.get(i, ())) for i, w in enumerate(builder.warnings)]
+        return [*merge_repeated(scoped, self.program.blocks), *unused_defaults(self.settings)]
 
     def _check_layout(self, shape: Shape, span: Span | None) -> None:
         """Sizes are CxHxW; 224x224x3 is almost surely an image written channels last."""
@@ -211,6 +226,8 @@ class Elaborator:
 
     def _Call(self, call: ast.Call, current: int, ctx: Context) -> int:
         name = call.name
+        if name == ast.BROKEN:
+            raise Unfinished(call.span)
         if not call.has_parens and name in ctx.tensors:
             return ctx.tensors[name]
         if name == "identity":
@@ -224,6 +241,9 @@ class Elaborator:
             attrs = bind_op_args(op, call, site)
             return self.builder.add(op, attrs, [current], call.span, ctx.scope)
         block = self.program.blocks.get(name)
+        if block is not None and block.body.statements and \
+                getattr(block.body.statements[0].action, "name", None) == ast.BROKEN:
+            raise Unfinished(call.span)  # its header could not be read: its parameters neither
         if block is not None:
             self.called.setdefault(block.name, block)
             return self._call_block(block, call, current, ctx)
@@ -266,8 +286,12 @@ class Elaborator:
         # a block sees its own arguments, and the caller's layer defaults (like arg_scope)
         inner = Context(names, {}, (*ctx.scope, frame), (*ctx.calls, block), ctx.defaults,
                         block=(block.name, index))
-        for statement in block.body.statements:
-            current = self.statement(statement, current, inner)
+        try:
+            for statement in block.body.statements:
+                current = self.statement(statement, current, inner)
+        except SpecError as exc:
+            note_call(exc, block, names, call.span)
+            raise
         return current
 
     # ---- helpers ----
@@ -281,24 +305,32 @@ class Elaborator:
 def elaborate(program: Program, input_shape: Shape | None = None,
               overrides: dict[str, object] | None = None,
               network: str | None = None) -> tuple[Graph, list[Diagnostic]]:
-    net = _pick_network(program, network)
+    net = pick_network(program, network)
     check_size(program, net)  # an exponential spec is refused before it is built
     elaborator = Elaborator(program)
     graph = elaborator.network(net, input_shape, overrides or {})
+    return finish(elaborator, net, graph)
+
+
+def finish(elaborator: Elaborator, net: ast.NetworkDef, graph: Graph,
+           lint=lambda definition: True) -> tuple[Graph, list[Diagnostic]]:
+    """A finished elaboration's graph with its late values computed and without its
+    dead layers, and all its warnings (unused parameters and named values for the
+    definitions `lint` accepts)."""
     graph = resolve_late(graph, elaborator.block_calls)
     graph, dead = prune_dead(graph)
-    unused = [w for definition in (net, *elaborator.called.values())
+    unused = [w for definition in (net, *elaborator.called.values()) if lint(definition)
               for check in (unused_parameters, unused_named_values) for w in check(definition)]
     return graph, [*elaborator.warnings(), *dead, *unused]
 
 
 def knobs(program: Program, network: str | None = None) -> tuple[str, list[Knob]]:
     """The network's name and the parameters `--set` can change (`check --list-params`)."""
-    net = _pick_network(program, network)
+    net = pick_network(program, network)
     return net.name, network_knobs(net, program_environment(program))
 
 
-def _pick_network(program: Program, name: str | None) -> ast.NetworkDef:
+def pick_network(program: Program, name: str | None) -> ast.NetworkDef:
     nets = program.networks
     if name is not None:
         for net in nets:

@@ -90,11 +90,16 @@ def _decode(data: bytes, path: str) -> str:
                         "save the spec as UTF-8 (any editor can)") from None
 
 
-def load_program(text: str, path: str) -> Program:
+def load_program(text: str, path: str, *, parse=parse_text, read=read_spec,
+                 report=None) -> Program:
+    """The spec and the blocks of every library it imports.  An editor passes its own
+    `parse` (error-recovering, cached), `read(path, budget=...)` (open buffers
+    before files on disk) and `report`, which then receives each SpecError about
+    imports and definitions instead of the first one being raised."""
     SPEC_BYTES.check(len(text.encode("utf-8", "surrogatepass")), Span(path, 1, 1))
     program = Program(path, files=[_key(path)])
     program.bytes = len(text.encode("utf-8", "surrogatepass"))
-    _add_module(program, parse_text(text, path), loaded={_key(path)})
+    _Loader(parse, read, report).add_module(program, parse(text, path), loaded={_key(path)})
     return program
 
 
@@ -105,25 +110,46 @@ def _key(path: str) -> str:
         return path
 
 
-def _add_module(program: Program, module: ast.Module, loaded: set[str]) -> None:
-    for imp in module.imports:
-        target = Path(module.path).parent / imp.path
-        key = _key(str(target))
-        if key in loaded:  # imported already (or an import cycle): blocks are in
-            continue
-        loaded.add(key)
-        program.files.append(key)
+class _Loader:
+    def __init__(self, parse, read, report):
+        self.parse, self.read, self.report = parse, read, report
+
+    def attempt(self, step, *args):
+        """Run one step; its SpecError is raised, or reported when collecting them all
+        (then the step is skipped: None)."""
+        try:
+            return step(*args)
+        except SpecError as exc:
+            if self.report is None:
+                raise
+            self.report(exc)
+            return None
+
+    def add_module(self, program: Program, module: ast.Module, loaded: set[str]) -> None:
+        for imp in module.imports:
+            # normalised so that diagnostics say specs/lib/x.cnn, not tests/../specs/lib/x.cnn
+            target = Path(os.path.normpath(Path(module.path).parent / imp.path))
+            key = _key(str(target))
+            if key in loaded:  # imported already (or an import cycle): blocks are in
+                continue
+            loaded.add(key)
+            program.files.append(key)
+            library = self.attempt(self.library, program, imp, target, key)
+            if library is not None:
+                self.add_module(program, library, loaded)
+        for block in module.blocks:
+            self.attempt(_define_block, program, block)
+        for function in module.functions:
+            self.attempt(_define_function, program, function)
+        self.attempt(_define_constants, program, module.constants)
+        if module.path == program.path:  # a library's own networks are not the importer's
+            program.networks.extend(module.networks)
+
+    def library(self, program: Program, imp: ast.Import, target: Path, key: str) -> ast.Module:
         _check_library(imp, target, key)
-        text = read_spec(target, budget=SPEC_BYTES.value() - program.bytes)
+        text = self.read(target, budget=SPEC_BYTES.value() - program.bytes)
         program.bytes += len(text.encode("utf-8"))
-        _add_module(program, parse_text(text, str(target)), loaded)
-    for block in module.blocks:
-        _define_block(program, block)
-    for function in module.functions:
-        _define_function(program, function)
-    _define_constants(program, module.constants)
-    if module.path == program.path:  # a library's own networks are not the importer's
-        program.networks.extend(module.networks)
+        return self.parse(text, str(target))
 
 
 def _check_library(imp: ast.Import, target: Path, key: str) -> None:

@@ -133,6 +133,11 @@ Expr = Union[Literal, NameRef, InputAttr, BlockAttr, Unary, Binary, FuncCall, Tu
 
 # ---- statements ------------------------------------------------------------
 
+# Where error recovery (cnndsl.syntax.recover) skipped code it could not read, it
+# leaves a Call of this name, which no spec can spell; elaboration stops there.
+BROKEN = "<unreadable>"
+
+
 @dataclass(frozen=True)
 class Keyword:
     name: str

@@ -9,7 +9,7 @@ from pathlib import Path
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
-from cnndsl.errors import Span, SpecError, remember_source, source_text
+from cnndsl.errors import Diagnostic, Span, SpecError, remember_source, source_text
 from cnndsl.limits import STATEMENT_TOKENS
 from cnndsl.syntax import ast
 from cnndsl.syntax.tree_to_ast import TreeToAst
@@ -45,6 +45,10 @@ class Separators:
 
     always_accept = ("_NL", "SEMICOLON")
 
+    def closes_brackets(self, brace) -> bool:
+        """Whether a '{' or '}' ends every '(' and '[' left open (error recovery)."""
+        return False
+
     def process(self, stream):
         depth = 0
         pending = None
@@ -68,6 +72,8 @@ class Separators:
                 depth += 1
             elif kind in ("RPAR", "RSQB"):
                 depth = max(0, depth - 1)
+            elif kind in ("LBRACE", "RBRACE") and depth and self.closes_brackets(tok):
+                depth = 0
             previous = kind
             yield tok
 
@@ -79,18 +85,19 @@ def _parser() -> Lark:
                 maybe_placeholders=True, cache=True)
 
 
-def parse_text(text: str, path: str = "<string>") -> ast.Module:
-    """Parse one .cnn file's text; raises SpecError with a location on bad syntax."""
+def parse_text(text: str, path: str = "<string>", all_errors: bool = True) -> ast.Module:
+    """Parse one .cnn file's text; raises SpecError with a location on bad syntax
+    (every syntax error of the file, or only the first one)."""
     text = text.removeprefix("\ufeff")  # a byte-order mark some editors write
     remember_source(path, text)
     try:
         tree = _parser().parse(text)
         return TreeToAst(path).build(tree)
     except UnexpectedInput as exc:
-        raise _syntax_error(exc, path) from None
+        first = _syntax_error(exc, path)
+        raise (_all_syntax_errors(text, path, first) if all_errors else first) from None
     except StatementTooLong as exc:
-        raise SpecError(STATEMENT_TOKENS.message(exc.length, " (and counting)"),
-                        Span(path, exc.line, exc.column), STATEMENT_TOKENS.hint()) from None
+        raise statement_too_long(exc, path) from None
     except (RecursionError, VisitError) as exc:
         if isinstance(exc, VisitError) and isinstance(exc.orig_exc, SpecError):
             raise exc.orig_exc from None  # a syntax rule the grammar cannot express
@@ -164,13 +171,38 @@ def _starts_line(path: str, tok) -> bool:
     return 1 <= tok.line <= len(lines) and not lines[tok.line - 1][:tok.column - 1].strip()
 
 
+def statement_too_long(exc: StatementTooLong, path: str) -> SpecError:
+    return SpecError(STATEMENT_TOKENS.message(exc.length, " (and counting)"),
+                     Span(path, exc.line, exc.column), STATEMENT_TOKENS.hint())
+
+
+def _all_syntax_errors(text: str, path: str, first: SpecError) -> SpecError:
+    """Every syntax error of the file (the first one is the strict parser's), found by
+    parsing again with error recovery; only a file that fails is read twice."""
+    from cnndsl.syntax.recover import parse_recovering
+    _, errors = parse_recovering(text, path)
+    if not errors or errors[0].span != first.span:
+        return first
+    first.diagnostics = errors
+    return first
+
+
+def character_error(char: str, span: Span) -> Diagnostic:
+    hint = "write sizes with a plain 'x', e.g. 3x224x224" if char == "×" else None
+    return Diagnostic("error", f"unexpected character {char!r}", span, hint)
+
+
+def token_error(exc: UnexpectedToken, path: str) -> SpecError:
+    """The error for a token the grammar does not allow where it stands."""
+    return _syntax_error(exc, path)
+
+
 def _syntax_error(exc: UnexpectedInput, path: str) -> SpecError:
     line, column = getattr(exc, "line", 1) or 1, getattr(exc, "column", 1) or 1
     hint = None
     if isinstance(exc, UnexpectedCharacters):
-        message = f"unexpected character {exc.char!r}"
-        if exc.char == "×":
-            hint = "write sizes with a plain 'x', e.g. 3x224x224"
+        error = character_error(exc.char, Span(path, line, column, line, column + 1))
+        return SpecError(error.message, error.span, error.hint)
     elif isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         tok = exc.token
         shown = "line break" if tok.type == "_NL" else repr(str(tok))
