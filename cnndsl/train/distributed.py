@@ -14,6 +14,7 @@ writes files; every rank computes."""
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import sys
@@ -55,6 +56,7 @@ def init_group(context: Context, device: torch.device) -> None:
 
 def shutdown() -> None:
     if dist.is_initialized():
+        gc.collect()  # a DDP wrapper in a reference cycle keeps the group's threads alive
         dist.destroy_process_group()
 
 
@@ -96,8 +98,12 @@ def _worker(local_rank: int, config_dict: dict, nproc: int, port: int) -> None:
                       WORLD_SIZE=str(nproc), LOCAL_RANK=str(local_rank),
                       LOCAL_WORLD_SIZE=str(nproc))
     code = run_worker(config_dict, Context(local_rank, nproc, local_rank))
-    if code:
-        sys.exit(code)
+    # Skip interpreter finalisation: gloo threads still referenced from garbage
+    # (a DDP reducer) can abort the process there ("terminate called without an
+    # active exception") after the run has succeeded.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def run_worker(config_dict: dict, context: Context) -> int:
@@ -109,6 +115,9 @@ def run_worker(config_dict: dict, context: Context) -> int:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, context.world)))
     try:
         train(TrainConfig.from_dict(config_dict), context)
+        # Leave the group together: rank 0 still writes curves.png after the last
+        # epoch, and a rank tearing gloo down meanwhile can abort its peer.
+        barrier(context)
     except SpecError as exc:
         if context.main:
             print(exc, file=sys.stderr, flush=True)
