@@ -122,3 +122,63 @@ def test_errors(trained, held_out, args, message, capsys):
     args = [str(held_out) if a == "IMAGES" else a for a in args]
     code, _, err = run(capsys, "predict", TINY, "--weights", trained, *args)
     assert code == 1 and message in err and "Traceback" not in err
+
+
+# ---- ONNX export: preprocessing in metadata_props, and baked into the graph -----
+
+def test_onnx_metadata_records_preprocessing(trained, tmp_path, capsys):
+    import hashlib
+
+    import onnx
+    model_path = tmp_path / "tiny.onnx"
+    assert run(capsys, "build", TINY, "-o", model_path, "--weights", trained)[0] == 0
+    props = {p.key: p.value for p in onnx.load(str(model_path)).metadata_props}
+    saved = torch.load(trained, weights_only=True)
+    assert props["cnndsl.preprocess.layout"] == "NCHW"
+    assert props["cnndsl.preprocess.size"] == "16x16"
+    assert props["cnndsl.preprocess.channels"] == "grey"
+    assert float(props["cnndsl.preprocess.pixel_scale"]) == saved["preprocess"]["scale"] == 1 / 16
+    assert [float(v) for v in props["cnndsl.preprocess.mean"].split(",")] == saved["preprocess"]["mean"]
+    assert [float(v) for v in props["cnndsl.preprocess.std"].split(",")] == saved["preprocess"]["std"]
+    assert json.loads(props["cnndsl.preprocess.classes"]) == saved["classes"]
+    assert props["cnndsl.preprocess.in_graph"] == "false"
+    assert props["cnndsl.weights_sha256"] == hashlib.sha256(trained.read_bytes()).hexdigest()
+    assert props["cnndsl.spec_sha256"] == hashlib.sha256(TINY.read_bytes()).hexdigest()
+
+
+def test_with_preprocessing_takes_raw_pixels(trained, held_out, tmp_path, capsys):
+    import onnx
+
+    from cnndsl.backends.onnx.runtime import session
+    model_path = tmp_path / "raw.onnx"
+    code, _, err = run(capsys, "build", TINY, "-o", model_path, "--weights", trained,
+                       "--with-preprocessing")
+    assert code == 0, err
+    props = {p.key: p.value for p in onnx.load(str(model_path)).metadata_props}
+    assert props["cnndsl.preprocess.in_graph"] == "true"
+    saved = torch.load(trained, weights_only=True)
+    import cnndsl
+    module = cnndsl.load(TINY, input="1x16x16").to_torch().eval()
+    module.load_state_dict(saved["model"])
+    raw = np.random.RandomState(0).randint(0, 17, (8, 1, 16, 16)).astype(np.float32)
+    prep = saved["preprocess"]
+    normalised = (raw * prep["scale"] - prep["mean"][0]) / prep["std"][0]
+    with torch.no_grad():
+        expected = module(torch.from_numpy(normalised.astype(np.float32))).numpy()
+    got = session(model_path, device="cpu").run(["output"], {"input": raw})[0]
+    assert np.abs(got - expected).max() < 1e-4
+    # predict --onnx reads in_graph and feeds raw pixels: the same classes as torch
+    tops = []
+    for extra in (["--onnx", model_path], []):
+        code, out, err = run(capsys, "predict", TINY, "--weights", trained, held_out / "7",
+                             "--format", "json", *extra)
+        assert code == 0, err
+        tops.append([r["predictions"][0]["index"] for r in json.loads(out)])
+    assert tops[0] == tops[1]
+
+
+def test_with_preprocessing_needs_a_checkpoint(trained, tmp_path, capsys):
+    torch.save(torch.load(trained, weights_only=True)["model"], tmp_path / "plain.pth")
+    code, _, err = run(capsys, "build", TINY, "--input", "1x16x16", "-o", tmp_path / "m.onnx",
+                       "--weights", tmp_path / "plain.pth", "--with-preprocessing")
+    assert code == 1 and "needs the preprocessing" in err and not (tmp_path / "m.onnx").exists()
