@@ -43,10 +43,11 @@ class Network:
     def analysis(self) -> Analysis:
         return analyse(self.graph)
 
-    def report(self) -> dict:
-        """The JSON report (the stable machine interface) as a dict."""
+    def report(self, batch: int = 1, depth: int | None = None) -> dict:
+        """The JSON report (the stable machine interface) as a dict; `batch` scales
+        its sizes, `depth` adds the rows of `check --depth` (docs/report.schema.json)."""
         from cnndsl.report.json_report import build_report
-        return build_report(self.analysis)
+        return build_report(self.analysis, self.warnings, batch, depth)
 
     def to_torch(self):
         """A torch.nn.Module computing this network (see cnndsl.backends.torch)."""
