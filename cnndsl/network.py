@@ -59,6 +59,11 @@ class Network:
         from cnndsl.backends.onnx import export
         return export(self, path, state_dict=state_dict, fold_bn=fold_bn, opset=opset)
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows a Network as its check table (cnndsl.report.html)."""
+        from cnndsl.report.html import render_html
+        return render_html(self.analysis)
+
     def __repr__(self) -> str:
         return (f"<Network {self.name} {self.path} input={self.input_shape} "
                 f"output={self.output_shape} layers={len(self.graph.nodes) - 1}>")
