@@ -222,7 +222,8 @@ def _epoch(epoch, step_model, model, config, rt: Runtime, context, train_batches
 @torch.no_grad()
 def validate(model, batches: Batches, rt: Runtime, context: Context = Context()):
     """(mean loss, accuracy, count, top-5 accuracy or None) over the whole split,
-    summed across processes; top-5 only when there are more than 5 classes."""
+    summed across processes (one all-reduce, the same on every rank); top-5 only
+    when there are more than 5 classes."""
     model.eval()
     totals = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss sum, correct, top-5
     count, classes = 0, 0
@@ -235,9 +236,13 @@ def validate(model, batches: Batches, rt: Runtime, context: Context = Context())
         if classes > TOP_K:
             totals[2] += (logits.topk(TOP_K, 1).indices == y[:, None]).any(1).sum()
         count += len(y)
-    loss, acc, n = _reduce(totals[:2], count, context)
-    top = float(sum_all(totals[2:], context)[0]) / max(n, 1) if classes > TOP_K else None
-    return loss, acc, n, top
+    both = torch.cat([totals, torch.tensor([float(count)], dtype=torch.float64,
+                                           device=totals.device)])
+    loss_sum, correct, top, count = sum_all(both, context).tolist()
+    count = max(count, 1.0)
+    # rank 0 always holds validation images when any rank does (indices rank::world)
+    return loss_sum / count, correct / count, int(count), (top / count if classes > TOP_K
+                                                           else None)
 
 
 def _reduce(totals: torch.Tensor, count: int, context: Context) -> tuple[float, float, int]:
