@@ -43,10 +43,11 @@ class Network:
     def analysis(self) -> Analysis:
         return analyse(self.graph)
 
-    def report(self) -> dict:
-        """The JSON report (the stable machine interface) as a dict."""
+    def report(self, batch: int = 1, depth: int | None = None) -> dict:
+        """The JSON report (the stable machine interface) as a dict; `batch` scales
+        its sizes, `depth` adds the rows of `check --depth` (docs/report.schema.json)."""
         from cnndsl.report.json_report import build_report
-        return build_report(self.analysis)
+        return build_report(self.analysis, self.warnings, batch, depth)
 
     def to_torch(self):
         """A torch.nn.Module computing this network (see cnndsl.backends.torch)."""
@@ -57,6 +58,11 @@ class Network:
         """Write an ONNX graph of this network to `path` (see cnndsl.backends.onnx)."""
         from cnndsl.backends.onnx import export
         return export(self, path, state_dict=state_dict, fold_bn=fold_bn, opset=opset)
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a Network as its check table (cnndsl.report.html)."""
+        from cnndsl.report.html import render_html
+        return render_html(self.analysis)
 
     def __repr__(self) -> str:
         return (f"<Network {self.name} {self.path} input={self.input_shape} "

@@ -22,20 +22,23 @@ def run_cli(capsys, *argv):
     return code, out.out, out.err
 
 
-def test_json_report_is_exactly_the_contract(capsys):
+def test_json_report_keeps_the_contract(capsys):
+    # DESIGN.md's keys, unchanged; issue 16 added more beside them (docs/report.schema.json)
     code, out, err = run_cli(capsys, "check", RESNET34, "--format", "json")
     assert code == 0 and err == ""
     report = json.loads(out)
-    assert set(report) == CONTRACT_TOP
+    assert list(report)[:len(CONTRACT_TOP)] == ["network", "input", "output", "total_params",
+                                                "trainable_params", "total_macs", "layers"]
     assert report["network"] == "resnet34"
     assert report["input"] == [3, 224, 224] and report["output"] == [1000]
     assert report["total_params"] == 21_797_672 == report["trainable_params"]
     assert report["total_macs"] == sum(layer["macs"] for layer in report["layers"])
     assert report["total_params"] == sum(layer["params"] for layer in report["layers"])
     for layer in report["layers"]:
-        assert set(layer) == CONTRACT_LAYER
+        assert list(layer)[:len(CONTRACT_LAYER)] == ["name", "op", "output", "params", "macs",
+                                                     "receptive_field"]
         assert all(isinstance(d, int) for d in layer["output"] + layer["receptive_field"])
-    first = {k: v for k, v in report["layers"][0].items() if k != "name"}
+    first = {k: v for k, v in report["layers"][0].items() if k in CONTRACT_LAYER - {"name"}}
     assert first == {"op": "conv", "output": [64, 112, 112], "params": 9408,
                      "macs": 118_013_952, "receptive_field": [7, 7]}
     assert sum(layer["op"] == "add" for layer in report["layers"]) == 16
@@ -112,7 +115,7 @@ def test_python_m_and_console_script_agree():
     assert a.returncode == 0 and json.loads(a.stdout)["total_params"] == 21_797_672
 
 
-@pytest.mark.parametrize("fmt", ["json", "markdown"])
+@pytest.mark.parametrize("fmt", ["markdown"])  # JSON layers always carry "inputs"
 def test_connections_only_with_the_table(capsys, fmt):
     code, out, err = run_cli(capsys, "check", RESNET34, "--connections", "--format", fmt)
     assert code == 1 and out == "" and "--format table" in err

@@ -103,7 +103,7 @@ def test_out_of_memory_suggests_a_smaller_batch(capsys, monkeypatch):
     huge batch would raise it, becomes one line with the activation estimate."""
     from cnndsl.profile import timer
 
-    def allocate(network, options):
+    def allocate(network, options, progress=None):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: "
                            "can't allocate memory: you tried to allocate 31360000000 bytes.")
     monkeypatch.setattr(timer, "_time", allocate)

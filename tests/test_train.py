@@ -54,7 +54,7 @@ def test_lenet5_digits_short_run(tmp_path, capsys):
 def test_metrics_columns_and_checkpoint_contents(tiny_run):
     with open(tiny_run / "metrics.csv") as handle:
         assert handle.readline().strip() == \
-            "epoch,train_loss,train_acc,val_loss,val_acc,lr,images_per_s,seconds"
+            "epoch,train_loss,train_acc,val_loss,val_acc,lr,images_per_s,seconds,val_top5"
     data = torch.load(tiny_run / "last.pt", weights_only=True)
     assert data["epoch"] == 3 and data["spec_text"] == TINY.read_text()
     assert len(data["spec_sha256"]) == 64 and data["cnndsl_version"]

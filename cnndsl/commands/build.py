@@ -16,9 +16,11 @@ ORDER = 20
 
 def configure(parser) -> None:
     add_spec_arguments(parser, allocates=True)
-    parser.add_argument("--target", choices=sorted(TARGETS), required=True,
-                        help="torch: a readable .py file; onnx: a .onnx graph")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write")
+    parser.add_argument("--target", choices=sorted(TARGETS),
+                        help="torch: a readable .py file; onnx: a .onnx graph (default: from the "
+                             "suffix of -o, .py or .onnx)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT",
+                        help="file to write; '-' writes the PyTorch source to standard output")
     parser.add_argument("--weights", metavar="CKPT",
                         help="weights to load: a checkpoint from cnndsl train (best.pt, last.pt) or "
                              "a saved state_dict (e.g. torchvision's), by declaration order")
@@ -28,10 +30,36 @@ def configure(parser) -> None:
     parser.add_argument("--opset", type=int, help="ONNX opset version (onnx target)")
     parser.add_argument("--no-fold-bn", dest="fold_bn", action="store_false",
                         help="keep batch norms as separate ONNX nodes (onnx target)")
+    parser.add_argument("--with-preprocessing", action="store_true",
+                        help="onnx target: the graph takes raw pixels (0-255) and applies the "
+                             "checkpoint's scale and normalisation itself (docs/onnx.md)")
+
+
+# -o suffix -> the target it implies when --target is left out
+SUFFIXES = {".py": "torch", ".onnx": "onnx"}
+
+
+def infer_target(args) -> str:
+    """--target, or the one the suffix of -o names ('-' is source: torch)."""
+    from pathlib import Path
+    implied = "torch" if args.output == "-" else SUFFIXES.get(Path(args.output).suffix.lower())
+    if args.target is None and implied is None:
+        raise SpecError(f"cannot tell the target from -o {args.output}: give --target "
+                        f"{' or '.join(sorted(TARGETS))}",
+                        hint="or name the output " + " or ".join(f"*{s}" for s in SUFFIXES))
+    if args.output == "-" and (args.target or implied) != "torch":
+        raise SpecError("-o - writes PyTorch source to standard output; an ONNX graph is "
+                        "binary: name a .onnx file")
+    return args.target or implied
 
 
 def run(args) -> int:
     from cnndsl.files import Outputs
+    args.target = infer_target(args)
+    if args.with_preprocessing and args.target != "onnx":
+        raise SpecError("--with-preprocessing applies to --target onnx")
+    if args.output == "-":
+        return _to_stdout(args)
     if args.weights_out and not (args.weights and args.target == "torch"):
         raise SpecError("--weights-out names the weights file written beside the PyTorch "
                         "source: use it with --target torch and --weights")
@@ -43,7 +71,8 @@ def run(args) -> int:
                             "--weights-out PATH")
     outputs.target(args.output)  # refused before any work: an input, a folder, ...
     options = {"weights": args.weights, "weights_out": args.weights_out, "opset": args.opset,
-               "fold_bn": args.fold_bn, "outputs": outputs}
+               "fold_bn": args.fold_bn, "outputs": outputs,
+               "with_preprocessing": args.with_preprocessing}
     if args.target == "torch" and args.weights:  # ... or a weights file it did not write
         from cnndsl.backends.torch import weights_target
         weights_target(args.output, options, outputs)
@@ -67,6 +96,16 @@ def run(args) -> int:
         print(terminal(note), file=sys.stderr)
     written = " and ".join(sorted(outputs.written, key=lambda p: p != args.output))
     print(terminal(f"wrote {written} ({args.target}, network {net.name})"), file=sys.stderr)
+    return 0
+
+
+def _to_stdout(args) -> int:
+    """`-o -`: the PyTorch source on standard output (weights need a file: refused)."""
+    if args.weights or args.weights_out:
+        raise SpecError("-o - writes only the source; --weights needs a file to save them "
+                        "beside: name the output, e.g. -o model.py")
+    from cnndsl.backends.torch import generate_source
+    sys.stdout.write(generate_source(load_spec(args)))
     return 0
 
 

@@ -28,6 +28,8 @@ def configure(parser) -> None:
     parser.add_argument("--threads", type=int, metavar="N",
                         help="CPU threads for PyTorch (default: PyTorch's own choice)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no estimate of the run length and no progress on stderr")
 
 
 def run(args) -> int:
@@ -37,8 +39,12 @@ def run(args) -> int:
     options = TimeOptions(device=args.device, batch=args.batch, iterations=args.iterations,
                           warmup=args.warmup, forward_only=args.forward_only, amp=args.amp,
                           channels_last=args.channels_last, threads=args.threads)
+    from cnndsl.profile.progress import TimeProgress
+    what = (f"{net.name}, batch {args.batch} on {args.device}, {args.warmup} warm-up + "
+            f"{args.iterations} timed iterations")
+    progress = TimeProgress(what) if args.progress else None
     try:
-        timing = time_network(net, options)
+        timing = time_network(net, options, progress)
     except TimingError as exc:
         print(f"cnndsl time: {terminal(exc)}", file=sys.stderr)
         return 1

@@ -26,8 +26,20 @@ def configure(parser) -> None:
                         help="learning-rate schedule per step (default cosine with warm-up)")
     parser.add_argument("--weight-decay", type=float, help="adamw 0.01, sgd 5e-4")
     parser.add_argument("--label-smoothing", type=float, help="default 0.1")
-    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                        help="random shifts of the training images (default on)")
+    from cnndsl.train.augment import PRESETS
+    parser.add_argument("--augment", choices=PRESETS, default=None,
+                        help="augmentation preset (default: shift for digits, mnist and synthetic, "
+                             "cifar for cifar10, imagenet for imagefolder; docs/training.md)")
+    parser.add_argument("--no-augment", dest="augment", action="store_const", const="none",
+                        help="the same as --augment none")
+    parser.add_argument("--val-split", type=float, metavar="F",
+                        help="imagefolder: hold out this fraction of each class of one folder "
+                             "(stratified, by --seed)")
+    parser.add_argument("--patience", type=int, metavar="N",
+                        help="stop when validation accuracy has not improved for N epochs "
+                             "(best.pt keeps the best)")
+    parser.add_argument("--log", choices=("tensorboard",),
+                        help="also log to TensorBoard, in DIR/tensorboard (needs tensorboard)")
     parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                         help="mixed precision autocast (default: on for CUDA)")
@@ -53,7 +65,8 @@ def configure(parser) -> None:
 # command-line option -> TrainConfig field, for the options that map one to one
 _FIELDS = ("data", "input", "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay",
            "label_smoothing", "augment", "device", "amp", "amp_dtype", "channels_last", "compile",
-           "init", "seed", "workers", "nproc_per_node", "allow_large")
+           "init", "seed", "workers", "nproc_per_node", "allow_large", "val_split", "patience",
+           "log")
 
 
 def build_config(args):

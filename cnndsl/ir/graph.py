@@ -56,6 +56,12 @@ class Graph:
     params: tuple[tuple[str, object], ...] = ()
     path: str = "<string>"
 
+    def __call__(self, depth: int | None = None):
+        """`net.graph(depth=1)`: the network's diagram, shown as SVG in Jupyter
+        (cnndsl.backends.graph.notebook; imported only when called)."""
+        from cnndsl.backends.graph.notebook import Diagram
+        return Diagram(self, depth)
+
     @property
     def input(self) -> Node:
         return self.nodes[0]

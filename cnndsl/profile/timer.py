@@ -202,10 +202,12 @@ def _check_device(name: str, torch) -> None:
                               f"device(s), numbered from 0")
 
 
-def time_network(network, options: TimeOptions = TimeOptions()) -> Timing:
-    """Time `network` (a cnndsl.Network) as built by `network.to_torch()`."""
+def time_network(network, options: TimeOptions = TimeOptions(), progress=None) -> Timing:
+    """Time `network` (a cnndsl.Network) as built by `network.to_torch()`;
+    `progress.iteration(done, total)` is called after every iteration (warm-up
+    included), e.g. by a cnndsl.profile.progress.TimeProgress."""
     try:
-        return _time(network, options)
+        return _time(network, options, progress)
     except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is one too
         text = str(exc)
         if "out of memory" not in text.lower() and "can't allocate memory" not in text:
@@ -216,7 +218,7 @@ def time_network(network, options: TimeOptions = TimeOptions()) -> Timing:
                           f"for backward); try a smaller --batch") from None
 
 
-def _time(network, options: TimeOptions) -> Timing:
+def _time(network, options: TimeOptions, progress=None) -> Timing:
     runner = _Runner(network, options)
     torch = runner.torch
     layers = network.graph.layers()
@@ -224,6 +226,8 @@ def _time(network, options: TimeOptions) -> Timing:
     backward: dict[int, list[float]] = {n.id: [] for n in layers}
     plain: list[tuple[float, float]] = []
     whole: list[tuple[float, float]] = []
+    if progress is not None:
+        progress.iteration(0, options.warmup + options.iterations)
     for iteration in range(options.warmup + options.iterations):
         if iteration % 2:  # alternate which run goes first, so neither gets a warmer cache
             plain_fwd, plain_bwd = runner.plain()
@@ -231,6 +235,8 @@ def _time(network, options: TimeOptions) -> Timing:
         else:
             fwd, bwd, whole_fwd, whole_bwd = runner.stepwise()
             plain_fwd, plain_bwd = runner.plain()
+        if progress is not None:
+            progress.iteration(iteration + 1, options.warmup + options.iterations)
         if iteration < options.warmup:
             continue
         for node in layers:

@@ -26,6 +26,6 @@ def connection_rows(analysis: Analysis) -> list[tuple[str, ...]]:
     return out
 
 
-def render_connections_table(analysis: Analysis) -> str:
+def render_connections_table(analysis: Analysis, batch: int = 1) -> str:
     """`check --format table --connections`: the check table plus "Connected to"."""
-    return render_table(analysis, (*COLUMNS, CONNECTED), connection_rows(analysis))
+    return render_table(analysis, (*COLUMNS, CONNECTED), connection_rows(analysis), batch=batch)

@@ -21,44 +21,39 @@ def _square(pair) -> str:
     return str(pair[0]) if pair[0] == pair[1] else format_shape(pair)
 
 
-def rows(analysis: Analysis) -> list[tuple[str, ...]]:
-    out = []
-    for s in analysis.layers:
-        node = s.node
-        out.append((node.name, OPS[node.op].describe(dict(node.attrs)), format_shape(node.shape),
-                    f"{s.cost.params:,}" if s.cost.params else "-",
-                    human(s.cost.macs) if s.cost.macs else "-",
-                    _square(s.receptive_field.size), _square(s.receptive_field.jump)))
-    return out
+def rows(analysis: Analysis, depth: int | None = None) -> list[tuple[str, ...]]:
+    """The table's cells, one tuple per row (collapsed below `depth`: report.depth)."""
+    from cnndsl.report.depth import collapse
+    return [_cells(row) for row in collapse(analysis, depth)]
 
 
-def summary_lines(analysis: Analysis) -> list[str]:
-    a, g = analysis, analysis.graph
-    params, buffers = a.total_params, a.total("buffers")
-    rf = a.output_field
-    mb = 1024 ** 2
-    return [
-        f"Total params: {params:,} ({params * 4 / mb:.2f} MiB as float32)",
-        f"Trainable params: {params:,}",
-        "Non-trainable params: 0",
-        f"Buffers: {buffers:,} (batch-norm running statistics)",
-        f"MACs (conv + fc): {a.total_macs:,} ({human(a.total_macs)})",
-        f"Other ops (BN, pooling, activations, adds): {a.total('other_ops'):,}",
-        f"fvcore-comparable count (MACs + eval norms + adaptive pooling): {a.fvcore_macs:,}",
-        f"Receptive field at the output: {_square(rf.size)} (jump {_square(rf.jump)})",
-        f"Input: {format_shape(g.input.shape)}, {a.nodes[0].activation_bytes / mb:.2f} MiB; "
-        f"activations per sample: {a.activation_bytes / mb:.2f} MiB; "
-        f"params: {params * 4 / mb:.2f} MiB",
-    ]
+def _cells(row) -> tuple[str, ...]:
+    s = row.last
+    node = s.node
+    params, macs = row.total("params"), row.total("macs")
+    op = (f"{row.block}: {len(row.layers)} layers" if row.collapsed
+          else OPS[node.op].describe(dict(node.attrs)))
+    return (row.name, op, format_shape(node.shape), f"{params:,}" if params else "-",
+            human(macs) if macs else "-", _square(s.receptive_field.size),
+            _square(s.receptive_field.jump))
+
+
+def summary_lines(analysis: Analysis, batch: int = 1) -> list[str]:
+    from cnndsl.report.summary import footer_lines, summary
+    rf = analysis.output_field
+    return footer_lines(summary(analysis, batch), format_shape(analysis.graph.input.shape),
+                        human, f"{_square(rf.size)} (jump {_square(rf.jump)})")
 
 
 RIGHT_ALIGNED = {3, 4, 5, 6}  # the numeric columns
 
 
 def render_table(analysis: Analysis, header: tuple[str, ...] = COLUMNS,
-                 body: list[tuple[str, ...]] | None = None) -> str:
-    """The check table; `header`/`body` extend it with more columns (--connections)."""
-    body = rows(analysis) if body is None else body
+                 body: list[tuple[str, ...]] | None = None, depth: int | None = None,
+                 batch: int = 1) -> str:
+    """The check table; `header`/`body` extend it with more columns (--connections);
+    `depth` collapses blocks below it, `batch` scales the totals and sizes."""
+    body = rows(analysis, depth) if body is None else body
     widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h)
               for i, h in enumerate(header)]
 
@@ -69,20 +64,26 @@ def render_table(analysis: Analysis, header: tuple[str, ...] = COLUMNS,
     rule = "=" * len(fmt(header))
     g = analysis.graph
     lines = [f"{g.name} ({terminal(g.path)}), input {format_shape(g.input.shape)} -> output "
-             f"{format_shape(g.output_node.shape)}", rule, fmt(header), "-" * len(rule)]
+             f"{format_shape(g.output_node.shape)}" + _qualifiers(depth, batch),
+             rule, fmt(header), "-" * len(rule)]
     lines += [fmt(r) for r in body]
-    lines += [rule, *summary_lines(analysis), rule]
+    lines += [rule, *summary_lines(analysis, batch), rule]
     return "\n".join(lines)
 
 
-def render_markdown(analysis: Analysis) -> str:
+def _qualifiers(depth: int | None, batch: int) -> str:
+    return ((f", depth {depth}" if depth is not None else "")
+            + (f", batch {batch}" if batch != 1 else ""))
+
+
+def render_markdown(analysis: Analysis, depth: int | None = None, batch: int = 1) -> str:
     g = analysis.graph
     lines = [f"### {g.name}", "", f"Input {format_shape(g.input.shape)}, output "
-             f"{format_shape(g.output_node.shape)}.", "",
+             f"{format_shape(g.output_node.shape)}{_qualifiers(depth, batch)}.", "",
              "| " + " | ".join(COLUMNS) + " |",
              "|" + "|".join(["---", "---", "---", "---:", "---:", "---:", "---:"]) + "|"]
-    for r in rows(analysis):
+    for r in rows(analysis, depth):
         cells = [f"`{r[0]}`", *map(markdown, r[1:])]  # names are identifiers: no ` in them
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", *(f"- {line}" for line in summary_lines(analysis))]
+    lines += ["", *(f"- {line}" for line in summary_lines(analysis, batch))]
     return "\n".join(lines) + "\n"

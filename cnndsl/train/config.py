@@ -28,7 +28,7 @@ MAX_LR = FLOAT32_MAX / 10
 
 # Options a resumed run may change; every other one must match the checkpoint.
 RESUMABLE_OVERRIDES = ("epochs", "device", "out", "workers", "compile", "nproc_per_node",
-                       "allow_large")
+                       "allow_large", "patience", "log")
 
 
 @dataclass
@@ -44,7 +44,10 @@ class TrainConfig:
     schedule: str = "cosine"
     weight_decay: float | None = None
     label_smoothing: float = 0.1
-    augment: bool | None = None  # random shifts of up to 1/14 of the size; None: on
+    augment: bool | str | None = None  # a preset of cnndsl.train.augment; None: the data's default
+    val_split: float | None = None  # imagefolder: hold out this fraction of one folder
+    patience: int | None = None  # stop after this many epochs without a better val accuracy
+    log: str | None = None  # "tensorboard": also write TensorBoard scalars (DIR/tensorboard)
     device: str = "auto"
     amp: bool | None = None  # bf16 autocast; None: on for CUDA
     amp_dtype: str = "bf16"
@@ -112,6 +115,15 @@ class TrainConfig:
             yield f"--workers must be 0 or more, got {self.workers}"
         if not 0 <= self.seed <= MAX_SEED:
             yield f"--seed must be in 0..{MAX_SEED}, got {self.seed}"
+        if self.val_split is not None and not 0 < self.val_split < 1:
+            yield f"--val-split must be a fraction between 0 and 1, got {self.val_split}"
+        if self.patience is not None and self.patience < 1:
+            yield f"--patience must be at least 1, got {self.patience}"
+        from cnndsl.train.augment import PRESETS
+        if isinstance(self.augment, str) and self.augment not in PRESETS:
+            yield f"unknown --augment {self.augment!r}; choose {', '.join(PRESETS)}"
+        if self.log not in (None, "tensorboard"):
+            yield f"unknown --log {self.log!r}; choose tensorboard"
         if self.amp_dtype not in ("bf16", "fp16"):
             yield f"--amp-dtype must be bf16 or fp16, got {self.amp_dtype!r}"
 

@@ -31,7 +31,9 @@ def evaluate(spec: str, weights: str, data_source: str | None = None, device: st
         notes.append(f"note: {weights} was trained from a different version of {spec} "
                      f"({saved.get('spec_path')}); loading its weights by name")
     source = data_source or config.data
-    data = load_data(source, net.input_shape, net.output_shape[0], config.seed)
+    # the run's own held-out split of one folder (--val-split), drawn again from its seed
+    split = config.val_split if source == config.data else None
+    data = load_data(source, net.input_shape, net.output_shape[0], config.seed, split)
     if data.channels != net.input_shape[0]:
         raise DataError(f"{spec} takes {net.input_shape[0]}-channel input, {data.source} has "
                         f"{data.channels}-channel images")
@@ -50,17 +52,20 @@ def evaluate(spec: str, weights: str, data_source: str | None = None, device: st
                             tuple(net.input_shape[1:]))
     k = net.output_shape[0]
     confusion = torch.zeros(k, k, dtype=torch.long)
-    loss_sum = 0.0
+    loss_sum, top5 = 0.0, 0
     with torch.no_grad():
         for x, y in Batches(data.val, rt.device, preprocess).validation():
             with rt.autocast():
                 logits = model(x).float()
             loss_sum += float(torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
+            if k > 5:
+                top5 += int((logits.topk(5, 1).indices == y[:, None]).any(1).sum())
             pairs = y.cpu() * k + logits.argmax(1).cpu()
             confusion += torch.bincount(pairs, minlength=k * k).view(k, k)
     count = int(confusion.sum())
+    extra = {"top5_accuracy": top5 / max(count, 1)} if k > 5 else {}
     return {"spec": spec, "weights": str(weights), "data": data.source, "count": count,
-            "accuracy": float(confusion.diag().sum()) / max(count, 1),
+            "accuracy": float(confusion.diag().sum()) / max(count, 1), **extra,
             "loss": loss_sum / max(count, 1), "classes": list(data.classes),
             "confusion": confusion.tolist()}
 
@@ -97,8 +102,10 @@ def render(result: dict) -> str:
     names = [terminal(c, keep="") for c in result["classes"]]
     width = max(5, max(len(n) for n in names),
                 max(len(str(v)) for row in result["confusion"] for v in row))
+    top5 = (f", top-5 {100 * result['top5_accuracy']:.2f}%" if "top5_accuracy" in result
+            else "")
     lines = [f"{terminal(result['data'])}: {result['count']} images, accuracy "
-             f"{100 * result['accuracy']:.2f}%, loss {result['loss']:.4f}",
+             f"{100 * result['accuracy']:.2f}%{top5}, loss {result['loss']:.4f}",
              "", "confusion matrix (rows: true class, columns: predicted)",
              " " * width + " " + " ".join(n[:width].rjust(width) for n in names) + "  recall"]
     for k, (name, row) in enumerate(zip(names, result["confusion"])):

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from cnndsl.analysis.allocation import check_allocation
 from cnndsl.files import OutputError
-from cnndsl.train import checkpoint, metrics, rundir
+from cnndsl.train import augment, checkpoint, extras, metrics, rundir
 from cnndsl.train.adapt import fit_network, load_network
 from cnndsl.train.batches import Batches, make_preprocess
 from cnndsl.train.config import RESUMABLE_OVERRIDES, WARMUP_FRACTION, TrainConfig
@@ -30,6 +30,7 @@ from cnndsl.train.progress import Progress
 from cnndsl.train.transfer import freeze, init_from, keep_frozen_bn_in_eval
 
 SYNC_EVERY = 10  # steps between progress-bar updates (each one waits for the device)
+TOP_K = 5  # top-5 accuracy is reported when there are more classes than this
 
 
 def train(config: TrainConfig, context: Context = Context(), fancy: bool | None = None,
@@ -49,7 +50,7 @@ def train(config: TrainConfig, context: Context = Context(), fancy: bool | None 
         return _train(config, out, resumed, context, fancy, build_model, notes)
     finally:
         if created:  # a run that failed before writing anything leaves no empty folder
-            rundir.remove_if_empty(out)
+            rundir.remove_if_empty(out, created)
 
 
 def _train(config: TrainConfig, out: Path, resumed: dict | None, context: Context,
@@ -62,7 +63,8 @@ def _train(config: TrainConfig, out: Path, resumed: dict | None, context: Contex
 
     net = load_network(config.spec, config.input, config.set)
     check_allocation(net.graph, config.batch_size // context.world, config.allow_large)
-    data = load_data(config.data, net.input_shape, net.output_shape[0], config.seed)
+    data = load_data(config.data, net.input_shape, net.output_shape[0], config.seed,
+                     config.val_split)
     net = fit_network(net, data, config.spec, config.input, config.set, notes)
     check_allocation(net.graph, config.batch_size // context.world, config.allow_large)
     if resumed is not None:
@@ -114,13 +116,15 @@ def _train(config: TrainConfig, out: Path, resumed: dict | None, context: Contex
                       + f"; writing to {out}")
         for note in notes:
             progress.note(note)
-    augment = config.augment if config.augment is not None else True
+    augmentation = augment.preset(config.augment, config.data)
+    train_batches, augment_shift = augment.apply(train_batches, augmentation, preprocess.size)
     run_start = time.perf_counter()
     failed = True
+    logger = extras.open_logger(config, out) if context.main else None
     try:
         for epoch in range(start, config.epochs):
             row = _epoch(epoch, step_model, model, config, rt, context, train_batches, val_batches,
-                         optimizer, scheduler, scaler, progress, steps, augment, frozen)
+                         optimizer, scheduler, scaler, progress, steps, augment_shift, frozen)
             if not all(math.isfinite(row[k]) for k in ("train_loss", "val_loss")):
                 raise _diverged(row, epoch, out)
             history.append(row)
@@ -136,10 +140,17 @@ def _train(config: TrainConfig, out: Path, resumed: dict | None, context: Contex
                     checkpoint.save(out / "best.pt", payload)
                 metrics.write_csv(out / "metrics.csv", history)
                 progress.end_epoch(row)
+                extras.log_epoch(logger, row)
             barrier(context)
+            stop = extras.early_stop(history, config.patience)
+            if stop and context.main:
+                progress.note(stop)
+            if stop:
+                break
         failed = False
     finally:
         progress.close()
+        extras.close_logger(logger)
         if context.main and history:
             _write_summary(out, history, f"{net.name} on {data.source}", failed)
     summary = {"epochs": len(history), "best_val_acc": best, "final": history[-1] if history else None,
@@ -200,26 +211,38 @@ def _epoch(epoch, step_model, model, config, rt: Runtime, context, train_batches
                 break  # diverged: no point finishing the epoch; reported below
     train_loss, train_acc, train_count = _reduce(totals, count, context)
     train_seconds = time.perf_counter() - start
-    val_loss, val_acc, _ = validate(step_model, val_batches, rt, context)
-    return {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
-            "val_loss": val_loss, "val_acc": val_acc, "lr": lr,
-            "images_per_s": train_count / max(train_seconds, 1e-9),
-            "seconds": time.perf_counter() - start}
+    val_loss, val_acc, _, val_top5 = validate(step_model, val_batches, rt, context)
+    row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
+           "val_loss": val_loss, "val_acc": val_acc, "lr": lr,
+           "images_per_s": train_count / max(train_seconds, 1e-9),
+           "seconds": time.perf_counter() - start}
+    return row if val_top5 is None else {**row, "val_top5": val_top5}
 
 
 @torch.no_grad()
 def validate(model, batches: Batches, rt: Runtime, context: Context = Context()):
-    """(mean loss, accuracy, count) over the whole split, summed across processes."""
+    """(mean loss, accuracy, count, top-5 accuracy or None) over the whole split,
+    summed across processes (one all-reduce, the same on every rank); top-5 only
+    when there are more than 5 classes."""
     model.eval()
-    totals = torch.zeros(2, dtype=torch.float64, device=rt.device)  # loss sum, correct
-    count = 0
+    totals = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss sum, correct, top-5
+    count, classes = 0, 0
     for x, y in batches.validation():
         with rt.autocast():
             logits = model(x)
         totals[0] += F.cross_entropy(logits.float(), y, reduction="sum")
         totals[1] += (logits.argmax(1) == y).sum()
+        classes = logits.shape[1]
+        if classes > TOP_K:
+            totals[2] += (logits.topk(TOP_K, 1).indices == y[:, None]).any(1).sum()
         count += len(y)
-    return _reduce(totals, count, context)
+    both = torch.cat([totals, torch.tensor([float(count)], dtype=torch.float64,
+                                           device=totals.device)])
+    loss_sum, correct, top, count = sum_all(both, context).tolist()
+    count = max(count, 1.0)
+    # rank 0 always holds validation images when any rank does (indices rank::world)
+    return loss_sum / count, correct / count, int(count), (top / count if classes > TOP_K
+                                                           else None)
 
 
 def _reduce(totals: torch.Tensor, count: int, context: Context) -> tuple[float, float, int]:

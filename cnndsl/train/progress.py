@@ -15,7 +15,8 @@ def epoch_line(row: dict, epochs: int, eta: float) -> str:
     return (f"epoch {row['epoch']:>{len(str(epochs))}}/{epochs}  "
             f"train loss {row['train_loss']:.4f} acc {100 * row['train_acc']:5.2f}%  "
             f"val loss {row['val_loss']:.4f} acc {100 * row['val_acc']:5.2f}%  "
-            f"lr {row['lr']:.2e}  {row['images_per_s']:,.0f} img/s  {row['seconds']:.1f}s"
+            + (f"top-5 {100 * row['val_top5']:5.2f}%  " if "val_top5" in row else "")
+            + f"lr {row['lr']:.2e}  {row['images_per_s']:,.0f} img/s  {row['seconds']:.1f}s"
             + (f"  ETA {_clock(eta)}" if eta > 0 else ""))
 
 

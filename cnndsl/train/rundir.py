@@ -36,11 +36,12 @@ def refuse_existing_run(out: Path, resume: bool) -> None:
                                                    f"{', '.join(found)} away")
 
 
-def prepare(out: Path) -> bool:
+def prepare(out: Path) -> list[Path]:
     """Create `out` if needed, prove it writable, and remove stale temporaries.
 
-    Returns whether `out` was created here."""
-    created = not out.exists()
+    Returns the folders created here (`out` and any missing parents such as
+    runs/, deepest first; empty when `out` existed), for remove_if_empty."""
+    created = _missing(out)
     if not created and not out.is_dir():
         raise TrainError(f"--out {out} is a file, not a folder",
                          hint="--out names the folder the run's files go to")
@@ -51,7 +52,7 @@ def prepare(out: Path) -> bool:
         os.unlink(probe)
     except OSError as exc:
         if created:
-            remove_if_empty(out)
+            remove_if_empty(out, created)
         raise TrainError(f"cannot write to --out {out}: {exc.strerror or exc}",
                          hint="choose a folder you can write to") from None
     for stale in out.iterdir():  # left by a run killed while writing; only ours
@@ -60,7 +61,20 @@ def prepare(out: Path) -> bool:
     return created
 
 
-def remove_if_empty(out: Path) -> None:
-    with contextlib.suppress(OSError):  # rmdir refuses a folder that holds anything
-        out.rmdir()
+def remove_if_empty(out: Path, created: list[Path] | None = None) -> None:
+    """Remove `out`, and the parents prepare() created for it, if they hold nothing:
+    a run that failed to start leaves no empty runs/NAME (nor runs/) behind."""
+    for folder in created or [out]:
+        with contextlib.suppress(OSError):  # rmdir refuses a folder that holds anything
+            folder.rmdir()
+
+
+def _missing(out: Path) -> list[Path]:
+    """`out` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    for folder in (out, *out.parents):
+        if folder.exists() or os.path.lexists(folder):
+            break
+        missing.append(folder)
+    return missing
 

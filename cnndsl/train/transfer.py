@@ -6,13 +6,13 @@ order, not by name (torchvision's ``layer2.0.conv1`` is our ``basic4.conv1``),
 with shape checks; a tensor whose shape differs — the usual case is a new
 classifier head for another class count — keeps its fresh initialisation.
 
---freeze takes shell-style patterns on hierarchical layer names (``conv1``,
-``basic*``, ``layer1.*``); matching layers stop training (requires_grad off,
+--freeze takes shell-style patterns matched against a layer's dotted
+hierarchical name or any dotted suffix of it (cnndsl.train.patterns): ``conv1``,
+``basic*``, ``stage1.*``; matching layers stop training (requires_grad off,
 batch-norm statistics frozen too)."""
 
 from __future__ import annotations
 
-import fnmatch
 from pathlib import Path
 
 import torch
@@ -42,29 +42,27 @@ def layer_name(parameter_name: str) -> str:
 
 
 def freeze(model: torch.nn.Module, patterns: list[str]) -> list[str]:
-    """Freeze the layers whose hierarchical name matches a pattern; returns their names."""
+    """Freeze the layers whose hierarchical name matches a pattern (the rule of
+    cnndsl.train.patterns); returns their names.  Every pattern must match a
+    layer with weights: one that matches none is an error naming it."""
     if not patterns:
         return []
-    frozen = []
-    for name, module in model.named_modules():
-        if not name or not any(_matches(name, p) for p in patterns):
-            continue
-        own = list(module.parameters(recurse=False))
-        for parameter in own:
+    from cnndsl.train.patterns import closest, select
+    layers = {name: module for name, module in model.named_modules()
+              if name and (any(True for _ in module.parameters(recurse=False))
+                           or isinstance(module, torch.nn.modules.batchnorm._BatchNorm))}
+    frozen, unmatched = select(list(layers), patterns)
+    if unmatched:
+        pattern = unmatched[0]
+        others = f" (nor do {', '.join(unmatched[1:])})" if len(unmatched) > 1 else ""
+        raise TrainError(f"--freeze {pattern} matches no layer with weights{others}",
+                         hint=f"closest names: {', '.join(closest(pattern, list(layers)))}; a "
+                              "pattern is a glob matched against a layer's dotted name or any "
+                              "dotted suffix of it (docs/training.md)")
+    for name in frozen:
+        for parameter in layers[name].parameters(recurse=False):
             parameter.requires_grad_(False)
-        if own or isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            frozen.append(name)
-    if not frozen:
-        names = [n for n, m in model.named_modules() if n and any(True for _ in m.parameters(False))]
-        raise TrainError(f"--freeze {' '.join(patterns)} matches no layer",
-                         hint="layers with weights: " + ", ".join(names[:12])
-                              + (" …" if len(names) > 12 else ""))
     return frozen
-
-
-def _matches(name: str, pattern: str) -> bool:
-    """`pattern` matches the layer itself or any block it sits in (``layer1`` freezes layer1.*)."""
-    return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name, pattern + ".*")
 
 
 def keep_frozen_bn_in_eval(model: torch.nn.Module, frozen: list[str]) -> None:

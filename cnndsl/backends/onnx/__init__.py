@@ -80,7 +80,8 @@ def build_model(network, state_dict=None, fold_bn: bool = True,
 
 
 def export(network, path, state_dict=None, fold_bn: bool = True,
-           opset: int | None = None, outputs: Outputs | None = None) -> onnx.ModelProto:
+           opset: int | None = None, outputs: Outputs | None = None,
+           finish=None) -> onnx.ModelProto:
     """Write `network` to `path` as ONNX and return the model.
 
     Args:
@@ -92,8 +93,12 @@ def export(network, path, state_dict=None, fold_bn: bool = True,
         fold_bn: fold batch norm into the preceding conv/fc layer where possible.
         opset: the ONNX opset (default 17).
         outputs: the cnndsl.files.Outputs of the command writing it.
+        finish: called with the model before it is saved (build_file's
+            preprocessing metadata and nodes).
     """
     model = build_model(network, state_dict, fold_bn, opset)
+    if finish is not None:
+        finish(model)
     path = Path(path)
     outputs = outputs or Outputs.for_network(network)
     if sum(t.ByteSize() for t in model.graph.initializer) <= EXTERNAL_DATA_BYTES:
@@ -128,13 +133,24 @@ def _names_data(model_path: Path, data: Path) -> bool:
 
 def build_file(network, output, options: dict) -> Path:
     """`cnndsl build --target onnx`: options holds `weights` (a checkpoint path
-    or None), `opset` (None for the default), `fold_bn` and `outputs` (the
-    command's cnndsl.files.Outputs)."""
+    or None), `opset` (None for the default), `fold_bn`, `with_preprocessing`
+    and `outputs` (the command's cnndsl.files.Outputs).  A checkpoint's
+    preprocessing goes into metadata_props (preprocessing.py)."""
+    from cnndsl.backends.onnx import preprocessing
     weights = options.get("weights")
     state_dict = read_state_dict(weights) if weights else None
+    prep = preprocessing.from_weights(network, weights)
+    if options.get("with_preprocessing") and prep is None:
+        preprocessing.bake(None, None, weights)  # the error: nothing to bake
+
+    def finish(model) -> None:
+        if options.get("with_preprocessing"):
+            preprocessing.bake(model, prep, weights)
+        preprocessing.record(model, prep, weights)
     export(network, output, state_dict=state_dict, fold_bn=options.get("fold_bn", True),
            opset=options.get("opset"),
-           outputs=options.get("outputs") or Outputs.for_network(network, weights=weights))
+           outputs=options.get("outputs") or Outputs.for_network(network, weights=weights),
+           finish=finish)
     return Path(output)
 
 

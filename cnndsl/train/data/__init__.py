@@ -86,11 +86,22 @@ def describe_sources() -> list[str]:
     return [f"{name}:PATH" if needs else name for name, (_, needs, _) in SOURCES.items()]
 
 
-def load_data(text: str, input_shape: tuple[int, ...], classes: int, seed: int = 0) -> DataSet:
-    """Load the data source named by `text` (e.g. "digits", "mnist:/data/mnist")."""
+# the sources that can hold out part of one folder themselves (--val-split)
+SPLITTABLE = ("imagefolder",)
+
+
+def load_data(text: str, input_shape: tuple[int, ...], classes: int, seed: int = 0,
+              val_split: float | None = None) -> DataSet:
+    """Load the data source named by `text` (e.g. "digits", "mnist:/data/mnist");
+    `val_split`: hold out that fraction of each class (stratified, by `seed`)."""
     name, arg = parse_source(text)
     loader = SOURCES[name][0]
-    return loader(arg, input_shape, classes, seed)
+    if val_split is None:
+        return loader(arg, input_shape, classes, seed)
+    if name not in SPLITTABLE:
+        raise DataError(f"--val-split applies to {', '.join(SPLITTABLE)}; {name} has a fixed "
+                        f"validation split")
+    return loader(arg, input_shape, classes, seed, val_split=val_split)
 
 
 def check_labels(labels, count: int, path) -> None:

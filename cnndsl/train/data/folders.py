@@ -1,7 +1,10 @@
-"""`imagefolder:PATH`: torchvision's layout, PATH/train/CLASS/*.png and PATH/val/CLASS/*.
+"""`imagefolder:PATH`: torchvision's layout, PATH/train/CLASS/*.png and PATH/val/CLASS/*,
+or one folder of PATH/CLASS/* split by --val-split.
 
 Classes are the sub-folder names of PATH/train, sorted; PATH/val must use the
-same names (it may lack some).  Images are read lazily by DataLoader workers,
+same names (it may lack some).  With --val-split F, PATH/CLASS/* (or
+PATH/train/CLASS/* when there is no PATH/val) is split: F of every class's
+images, drawn by the run's --seed, are held out (stratified; split.py).  Images are read lazily by DataLoader workers,
 resized to the spec's H x W, and kept as uint8 until they reach the device."""
 
 from __future__ import annotations
@@ -21,21 +24,15 @@ GREY_MODES = ("1", "L", "F")  # and the wide integer modes, see _wide
 
 
 @source("imagefolder", needs_argument=True, describe=f"imagefolder:PATH, {LAYOUT}")
-def load(arg, input_shape, classes, seed) -> DataSet:
+def load(arg, input_shape, classes, seed, val_split: float | None = None) -> DataSet:
     root = Path(arg)
     if not root.is_dir():
         problem = "is a file, not a folder" if root.exists() else "does not exist"
         raise DataError(f"image folder {root} {problem}", hint=f"expected {LAYOUT}")
-    train_dir, val_dir = root / "train", root / "val"
-    for needed in (train_dir, val_dir):
-        if not needed.is_dir():
-            raise DataError(f"{root} has no {needed.name}/ sub-folder", hint=f"expected {LAYOUT}")
-    names = sorted(p.name for p in _visible(train_dir.iterdir()) if p.is_dir())
-    if not names:
-        raise DataError(f"{train_dir} has no class sub-folders", hint=f"expected {LAYOUT}")
-    index = {name: k for k, name in enumerate(names)}
-    train = _samples(train_dir, index)
-    val = _samples(val_dir, index)
+    if val_split is not None:
+        names, train, val = _split_folder(root, val_split, seed)
+    else:
+        names, train, val = _train_and_val(root)
     if len(input_shape) != 3:
         raise DataError(f"image data needs an image input CxHxW, the spec takes {input_shape}")
     channels = _channels(train[0][0])
@@ -44,6 +41,42 @@ def load(arg, input_shape, classes, seed) -> DataSet:
     return DataSet(f"imagefolder:{arg}", LazySplit(ImageFiles(train, channels, size)),
                    LazySplit(ImageFiles(val, channels, size)), names, channels=channels,
                    mean=mean, std=std)
+
+
+def _train_and_val(root: Path):
+    """(class names, train samples, val samples) of PATH/train and PATH/val."""
+    train_dir, val_dir = root / "train", root / "val"
+    for needed in (train_dir, val_dir):
+        if not needed.is_dir():
+            single = not (root / "train").is_dir() and _class_folders(root)
+            raise DataError(f"{root} has no {needed.name}/ sub-folder",
+                            hint="to hold out part of one folder of class folders, add "
+                                 "--val-split 0.2" if single else f"expected {LAYOUT}")
+    names = _class_folders(train_dir)
+    if not names:
+        raise DataError(f"{train_dir} has no class sub-folders", hint=f"expected {LAYOUT}")
+    index = {name: k for k, name in enumerate(names)}
+    return names, _samples(train_dir, index), _samples(val_dir, index)
+
+
+def _split_folder(root: Path, fraction: float, seed: int):
+    """(class names, train, val): `fraction` of each class of one folder held out."""
+    from cnndsl.train.data.split import stratified
+    if (root / "train").is_dir() and (root / "val").is_dir():
+        raise DataError(f"{root} is already split into train/ and val/; --val-split splits "
+                        f"one folder of class folders", hint="leave out --val-split")
+    folder = root / "train" if (root / "train").is_dir() else root
+    names = _class_folders(folder)
+    if not names:
+        raise DataError(f"{folder} has no class sub-folders",
+                        hint="expected PATH/CLASS/IMAGE with --val-split")
+    samples = _samples(folder, {name: k for k, name in enumerate(names)})
+    train_idx, val_idx = stratified([label for _, label in samples], fraction, seed, folder)
+    return names, [samples[i] for i in train_idx], [samples[i] for i in val_idx]
+
+
+def _class_folders(folder: Path) -> list[str]:
+    return sorted(p.name for p in _visible(folder.iterdir()) if p.is_dir())
 
 
 def _samples(folder: Path, index: dict[str, int]) -> list[tuple[str, int]]:
