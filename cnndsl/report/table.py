@@ -49,7 +49,30 @@ def summary_lines(analysis: Analysis) -> list[str]:
         f"Input: {format_shape(g.input.shape)}, {a.nodes[0].activation_bytes / mb:.2f} MiB; "
         f"activations per sample: {a.activation_bytes / mb:.2f} MiB; "
         f"params: {params * 4 / mb:.2f} MiB",
+        *output_lines(a),
     ]
+
+
+def output_lines(analysis: Analysis) -> list[str]:
+    """With output heads, every output and what its own layers cost (none without)."""
+    outputs = analysis.by_output()
+    if len(outputs) == 1:
+        return []
+    width = max(len(o.name) for o in outputs)
+    lines = [f"Outputs ({len(outputs)}; params and MACs of each one's own layers, which add "
+             f"up to the totals):"]
+    for k, o in enumerate(outputs):
+        role = "main: eval mode returns it" if k == 0 else "head"
+        lines.append(f"  {o.name.ljust(width)}  {format_shape(o.shape)}  params {o.params:,}  "
+                     f"MACs {o.macs:,} ({human(o.macs)})  [{role}]")
+    return lines
+
+
+def _outputs(graph) -> str:
+    """The main output's shape, and each head's by name: `1000 (aux1 1000, aux2 1000)`."""
+    heads = ", ".join(f"{h.name} {format_shape(graph.nodes[h.node].shape)}"
+                      for h in graph.heads)
+    return format_shape(graph.output_node.shape) + (f" (heads: {heads})" if heads else "")
 
 
 RIGHT_ALIGNED = {3, 4, 5, 6}  # the numeric columns
@@ -69,7 +92,7 @@ def render_table(analysis: Analysis, header: tuple[str, ...] = COLUMNS,
     rule = "=" * len(fmt(header))
     g = analysis.graph
     lines = [f"{g.name} ({terminal(g.path)}), input {format_shape(g.input.shape)} -> output "
-             f"{format_shape(g.output_node.shape)}", rule, fmt(header), "-" * len(rule)]
+             f"{_outputs(g)}", rule, fmt(header), "-" * len(rule)]
     lines += [fmt(r) for r in body]
     lines += [rule, *summary_lines(analysis), rule]
     return "\n".join(lines)
@@ -78,7 +101,7 @@ def render_table(analysis: Analysis, header: tuple[str, ...] = COLUMNS,
 def render_markdown(analysis: Analysis) -> str:
     g = analysis.graph
     lines = [f"### {g.name}", "", f"Input {format_shape(g.input.shape)}, output "
-             f"{format_shape(g.output_node.shape)}.", "",
+             f"{_outputs(g)}.", "",
              "| " + " | ".join(COLUMNS) + " |",
              "|" + "|".join(["---", "---", "---", "---:", "---:", "---:", "---:"]) + "|"]
     for r in rows(analysis):

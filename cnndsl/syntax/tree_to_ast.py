@@ -159,6 +159,10 @@ class TreeToAst(Transformer):
     def input_decl(self, meta, children):
         return ast.InputDecl(children[0], self._span(meta))
 
+    def output_stmt(self, meta, children):
+        name, body = children
+        return ast.Output(str(name), body, self._span(meta), self._tok_span(name))
+
     def merge(self, meta, children):
         kind, *branches = children
         return ast.Merge(str(kind), tuple(b for b in branches if b is not None), self._span(meta))
