@@ -41,7 +41,7 @@ def train_without_noise(module):
 
 
 @pytest.mark.parametrize("spec", sorted(AUX_TWINS))
-def test_aux_twin_matches_torchvision_on_every_head(spec):
+def test_aux_twin_matches_torchvision_on_every_head(spec, tmp_path):
     build, fields = AUX_TWINS[spec]
     torch.manual_seed(0)
     theirs = build()
@@ -65,6 +65,29 @@ def test_aux_twin_matches_torchvision_on_every_head(spec):
         assert isinstance(main_eval, torch.Tensor)  # eval mode: the main output alone
         assert torch.allclose(main_eval, theirs.eval()(x), atol=1e-4, rtol=0)
         assert torch.allclose(main_eval, got.logits, atol=1e-4, rtol=0)
+    check_onnx(spec, ours, x, tmp_path)
+
+
+def check_onnx(spec, module, x, tmp_path):
+    """The ONNX graph with the same weights: full checker, one output per spec output,
+    named after it, each equal to torch's (at 224x224 GoogLeNet's heads pool 14x14 to
+    4x4 with uneven windows: two MatMuls in ONNX)."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from cnndsl.backends.onnx import runtime
+    net = cnndsl.load(SPECS / f"{spec}.cnn")
+    path = tmp_path / f"{spec}.onnx"
+    net.to_onnx(path, state_dict=module.state_dict())
+    onnx.checker.check_model(str(path), full_check=True)
+    session = runtime.session(path, device="cpu")
+    names = [o.name for o in session.get_outputs()]
+    assert names == list(net.outputs) == list(AUX_TWINS[spec][1])
+    module.all_outputs = True
+    with torch.no_grad():
+        want = module.eval()(x)
+    for name, got in zip(names, session.run(names, {"input": x.numpy()})):
+        expected = getattr(want, name).numpy()
+        assert got.shape == expected.shape and abs(got - expected).max() < 1e-4, name
 
 
 def test_train_mode_returns_every_output_and_eval_only_the_main_one():
