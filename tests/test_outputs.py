@@ -50,7 +50,8 @@ def test_check_lists_every_output_with_its_own_cost(capsys):
     assert main(["check", str(SMALL)]) == 0
     table = capsys.readouterr().out
     assert "-> output 10 (heads: aux1 10)" in table
-    assert "  aux1    10  params 162  MACs" in table
+    assert "  aux1    10  params 162  MACs" in table and "[head, loss weight 0.3]" in table
+    assert [o["loss_weight"] for o in outputs] == [1.0, 0.3]  # the default: GoogLeNet's
 
 
 def test_single_output_reports_are_unchanged(capsys):
@@ -59,7 +60,7 @@ def test_single_output_reports_are_unchanged(capsys):
     report = cnndsl.load(ROOT / "specs" / "lenet5.cnn").report()
     assert report["outputs"] == [{"name": "output", "shape": [10],
                                   "params": report["total_params"],
-                                  "macs": report["total_macs"]}]
+                                  "macs": report["total_macs"], "loss_weight": 1.0}]
 
 
 @pytest.mark.parametrize("body, message", [
@@ -84,3 +85,23 @@ def test_a_head_cannot_take_the_main_outputs_name():
     with pytest.raises(cnndsl.SpecError, match="has the name of the main output") as info:
         cnndsl.loads(text, path="n.cnn")
     assert str(info.value.span) == "n.cnn:3:10"
+
+
+def test_head_weights_come_from_the_spec():
+    weights = {name: [o.weight for o in cnndsl.load(ROOT / "specs" / f"{name}.cnn")
+                      .analysis.by_output()]
+               for name in ("googlenet_aux", "googlenet2014", "inception_v3_aux")}
+    assert weights == {"googlenet_aux": [1.0, 0.3, 0.3], "googlenet2014": [1.0, 0.3, 0.3],
+                       "inception_v3_aux": [1.0, 0.4]}
+
+
+@pytest.mark.parametrize("head, message", [
+    ("output aux(weight=-1) { flatten; fc(2) }", "must be a number >= 0"),
+    ("output aux(0.3) { flatten; fc(2) }", "takes one argument, weight=W"),
+    ("output aux(weight=true) { flatten; fc(2) }", "must be a number >= 0"),
+])
+def test_bad_head_weights_are_errors(head, message):
+    text = f"network n {{\n  input 3x8x8\n  {head}\n  flatten; fc(3)\n}}"
+    with pytest.raises(cnndsl.SpecError, match=message) as info:
+        cnndsl.loads(text, path="n.cnn")
+    assert str(info.value.span).startswith("n.cnn:3:")

@@ -31,6 +31,7 @@ class OutputCost:
     shape: tuple[int, ...]
     params: int
     macs: int
+    weight: float  # of its loss in training: 1 for the main output, the spec's for a head
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,10 @@ class Analysis:
             cost[0] += s.cost.params
             cost[1] += s.cost.macs
         main = self.graph.output_name
+        weights = {h.name: h.weight for h in self.graph.heads}
         return [OutputCost(name, self.graph.nodes[node].shape,
-                           *own.get(None if name == main else name, (0, 0)))
+                           *own.get(None if name == main else name, (0, 0)),
+                           weights.get(name, 1.0))
                 for name, node in self.graph.outputs]
 
 

@@ -16,7 +16,7 @@ from cnndsl.elaborate.defaults import Setting, Settings, read_defaults, unused_d
 from cnndsl.elaborate.expressions import Evaluator, shape_value, unknown_name
 from cnndsl.elaborate.late import Late, late_error, resolve_late
 from cnndsl.elaborate.outputs import (check_head_place, check_head_result, check_new_name,
-                                      head_frame, main_output_name, note_head)
+                                      head_frame, head_weight, main_output_name, note_head)
 from cnndsl.elaborate.parameters import (Knob, bind_network_params, network_knobs,
                                          program_environment)
 from cnndsl.elaborate.program import Program
@@ -169,6 +169,7 @@ class Elaborator:
         from `current` (cnndsl.elaborate.outputs)."""
         check_head_place(out, ctx.scope)
         check_new_name(out.name, out.name_span, self.heads, self.main_output)
+        weight = head_weight(out, self._evaluator(current, ctx))
         inner = ctx.child()  # the head sees the network's parameters, lets and tensors
         inner.scope = (head_frame(out),)
         try:
@@ -177,7 +178,7 @@ class Elaborator:
             note_head(exc, out, self.builder.nodes[current].shape)
             raise
         check_head_result(out, result, current)
-        self.heads.append(Head(out.name, result, current, out.span))
+        self.heads.append(Head(out.name, result, current, out.span, weight))
         return current
 
     def _If(self, stmt: ast.If, current: int, ctx: Context) -> int:

@@ -17,7 +17,8 @@ last line (anything after it is never reached).
 from __future__ import annotations
 
 from cnndsl.errors import Span, SpecError
-from cnndsl.ir.graph import HEAD_BLOCK, MAIN_OUTPUT, Head, ScopeFrame, format_shape
+from cnndsl.ir.graph import (DEFAULT_HEAD_WEIGHT, HEAD_BLOCK, MAIN_OUTPUT, Head, ScopeFrame,
+                             format_shape)
 from cnndsl.syntax import ast
 
 
@@ -49,6 +50,21 @@ def check_new_name(name: str, span: Span, heads: list[Head], main: str = MAIN_OU
     if name == main:
         raise SpecError(f"output {name!r} has the name of the main output", span,
                         f"the network's own result is {main!r}; name the head otherwise")
+
+
+def head_weight(out: ast.Output, evaluate) -> float:
+    """The weight of a head's loss in training: `weight=` (a number >= 0), else
+    DEFAULT_HEAD_WEIGHT."""
+    if out.weight is None:
+        return DEFAULT_HEAD_WEIGHT
+    value = evaluate(out.weight)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0 <= value < float("inf"):
+        raise SpecError(f"the weight of output {out.name!r} must be a number >= 0, got "
+                        f"{value!r}", out.weight.span,
+                        "GoogLeNet weights each auxiliary loss 0.3, Inception-v3 0.4; 0 trains "
+                        "the head without letting it shape the network")
+    return float(value)
 
 
 def head_frame(out: ast.Output) -> ScopeFrame:
@@ -83,6 +99,9 @@ def main_output_name(statements: list[ast.Statement]) -> tuple[list[ast.Statemen
             if st.bind:
                 raise SpecError(f"`-> {st.bind}` names a tensor, and `output` ends the "
                                 f"network", st.span)
+            if out.weight is not None:
+                raise SpecError("the main output's loss has weight 1; weights are the heads'",
+                                out.weight.span, "give the heads' weights relative to it")
             return statements[:k], out.name
     return statements, MAIN_OUTPUT
 

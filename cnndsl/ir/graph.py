@@ -47,6 +47,7 @@ def freeze_attrs(attrs: dict) -> Mapping[str, object]:
 
 
 MAIN_OUTPUT = "output"  # the main output's name unless the spec names it (`output logits`)
+DEFAULT_HEAD_WEIGHT = 0.3  # GoogLeNet's (Szegedy et al. 2015, sec. 5), unless the spec says
 HEAD_BLOCK = "output"  # the scope frame of an output head's layers; no block can be named so
 
 
@@ -58,6 +59,7 @@ class Head:
     node: int  # the head's result
     tap: int  # the tensor it branches off
     span: Span  # the `output NAME { ... }` statement
+    weight: float = DEFAULT_HEAD_WEIGHT  # of its loss in training (the main output's is 1)
 
 
 @dataclass

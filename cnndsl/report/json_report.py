@@ -17,9 +17,9 @@ def build_report(analysis: Analysis) -> dict:
         "trainable_params": total - frozen,
         "total_macs": analysis.total_macs,
         # every output, the main one first; params and MACs of its own layers (the
-        # main network's, or a head's), which add up to the totals
+        # main network's, or a head's), which add up to the totals; its loss's weight
         "outputs": [{"name": o.name, "shape": list(o.shape), "params": o.params,
-                     "macs": o.macs} for o in analysis.by_output()],
+                     "macs": o.macs, "loss_weight": o.weight} for o in analysis.by_output()],
         "layers": [
             {
                 "name": s.node.name,

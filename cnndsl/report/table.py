@@ -62,7 +62,7 @@ def output_lines(analysis: Analysis) -> list[str]:
     lines = [f"Outputs ({len(outputs)}; params and MACs of each one's own layers, which add "
              f"up to the totals):"]
     for k, o in enumerate(outputs):
-        role = "main: eval mode returns it" if k == 0 else "head"
+        role = "main: eval mode returns it" if k == 0 else f"head, loss weight {o.weight:g}"
         lines.append(f"  {o.name.ljust(width)}  {format_shape(o.shape)}  params {o.params:,}  "
                      f"MACs {o.macs:,} ({human(o.macs)})  [{role}]")
     return lines

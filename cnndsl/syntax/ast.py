@@ -216,6 +216,7 @@ class Output:
     body: "Body | None"
     span: Span
     name_span: Span
+    weight: "Expr | None" = None  # `output aux1(weight=0.3)`: its loss's weight in training
 
 
 @dataclass(frozen=True)

@@ -160,8 +160,15 @@ class TreeToAst(Transformer):
         return ast.InputDecl(children[0], self._span(meta))
 
     def output_stmt(self, meta, children):
-        name, body = children
-        return ast.Output(str(name), body, self._span(meta), self._tok_span(name))
+        name, arguments, body = children
+        weight = None
+        for a in arguments or ():
+            if not isinstance(a, ast.Keyword) or a.name != "weight" or weight is not None:
+                raise SpecError(f"output {name} takes one argument, weight=W (its loss's "
+                                f"weight in training)", a.span,
+                                f"e.g. `output {name}(weight=0.3) {{ ... }}`")
+            weight = a.value
+        return ast.Output(str(name), body, self._span(meta), self._tok_span(name), weight)
 
     def merge(self, meta, children):
         kind, *branches = children
