@@ -44,6 +44,7 @@ class TrainConfig:
     schedule: str = "cosine"
     weight_decay: float | None = None
     label_smoothing: float = 0.1
+    aux_weight: dict = field(default_factory=dict)  # output head -> loss weight (the spec's else)
     augment: bool | None = None  # random shifts of up to 1/14 of the size; None: on
     device: str = "auto"
     amp: bool | None = None  # bf16 autocast; None: on for CUDA
@@ -112,6 +113,11 @@ class TrainConfig:
             yield f"--workers must be 0 or more, got {self.workers}"
         if not 0 <= self.seed <= MAX_SEED:
             yield f"--seed must be in 0..{MAX_SEED}, got {self.seed}"
+        for name, weight in self.aux_weight.items():
+            if not isinstance(name, str) or isinstance(weight, bool) \
+                    or not isinstance(weight, (int, float)) or not 0 <= weight <= FLOAT32_MAX:
+                yield (f"--aux-weight {name}={weight}: a head's loss weight must be a finite "
+                       f"number >= 0")
         if self.amp_dtype not in ("bf16", "fp16"):
             yield f"--amp-dtype must be bf16 or fp16, got {self.amp_dtype!r}"
 

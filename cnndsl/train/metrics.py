@@ -15,10 +15,12 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     """Rewrite the whole file from `rows` (atomically): after a resume the file
     holds exactly the epochs the checkpoint knows, each once."""
     text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    # then each output's own training loss, for networks with output heads (heads.py)
+    extra = [key for row in rows[:1] for key in row if key not in COLUMNS]
+    writer = csv.DictWriter(text, fieldnames=[*COLUMNS, *extra])
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: _format(row[key]) for key in COLUMNS})
+        writer.writerow({key: _format(row[key]) for key in (*COLUMNS, *extra)})
     write_atomic(path, text.getvalue())
 
 
