@@ -105,3 +105,21 @@ def test_bad_head_weights_are_errors(head, message):
     with pytest.raises(cnndsl.SpecError, match=message) as info:
         cnndsl.loads(text, path="n.cnn")
     assert str(info.value.span).startswith("n.cnn:3:")
+
+
+def test_diagrams_show_the_side_branches():
+    from cnndsl.backends.graph import build_view, to_dot, to_mermaid
+    graph = cnndsl.load(ROOT / "specs" / "googlenet_aux.cnn").graph
+    view = build_view(graph, depth=1)
+    assert "output 1000, head aux1 1000, head aux2 1000" in view.title
+    heads = {box.name: box for box in view.boxes if box.name in ("aux1", "aux2")}
+    assert set(heads) == {"aux1", "aux2"}
+    for name, tapped in (("aux1", "inception_tv3"), ("aux2", "inception_tv6")):
+        assert heads[name].title == "output head, loss weight 0.3"
+        assert heads[name].shape == (1000,)  # the head's result, not its first layer's
+        source = next(b for b in view.boxes if b.name == tapped)  # 4a, 4d
+        assert any(a.source == source.id and a.target == heads[name].id for a in view.arrows)
+    assert "output head, loss weight 0.3" in to_dot(view) and "aux2" in to_mermaid(view)
+    full = build_view(graph)  # every layer: each head is a cluster of its own layers
+    assert {"aux1", "aux2"} <= set(full.clusters)
+    assert "aux1: output head, loss weight 0.3" in to_dot(full)

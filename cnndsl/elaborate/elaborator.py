@@ -171,7 +171,7 @@ class Elaborator:
         check_new_name(out.name, out.name_span, self.heads, self.main_output)
         weight = head_weight(out, self._evaluator(current, ctx))
         inner = ctx.child()  # the head sees the network's parameters, lets and tensors
-        inner.scope = (head_frame(out),)
+        inner.scope = (head_frame(out, weight),)
         try:
             result = self.body(out.body, current, inner)
         except SpecError as exc:

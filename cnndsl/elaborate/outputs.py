@@ -67,9 +67,11 @@ def head_weight(out: ast.Output, evaluate) -> float:
     return float(value)
 
 
-def head_frame(out: ast.Output) -> ScopeFrame:
-    """The scope frame of a head's layers: `aux1.conv1`, one class in generated code."""
-    return ScopeFrame(block=HEAD_BLOCK, name=out.name, args=(), span=out.span)
+def head_frame(out: ast.Output, weight: float) -> ScopeFrame:
+    """The scope frame of a head's layers: `aux1.conv1`, one class in generated code,
+    one cluster in diagrams (its argument: the loss weight)."""
+    return ScopeFrame(block=HEAD_BLOCK, name=out.name, args=(("weight", weight),),
+                      span=out.span)
 
 
 def check_head_result(out: ast.Output, result: int, tap: int) -> None:
