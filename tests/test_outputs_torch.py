@@ -129,3 +129,25 @@ def test_generated_source_golden(update_golden):
     exec(compile(source, "generated", "exec"), namespace)  # standalone: runs as written
     out = namespace["AuxSmall"]().train()(torch.randn(2, 3, 16, 16))
     assert out._fields == ("output", "aux1")
+
+
+def test_time_runs_every_output_in_training_and_the_main_one_in_eval(capsys):
+    import json
+
+    from cnndsl.cli import main
+    from cnndsl.profile.steps import build_steps, run_steps
+    net = cnndsl.load(SMALL)
+    module = net.to_torch().eval()
+    module.all_outputs = True
+    x = torch.randn(2, *net.input_shape)
+    with torch.no_grad():  # step by step, every output, as the module computes them
+        stepped = run_steps(build_steps(net.graph, module), x, None,
+                            [node for _, node in net.graph.outputs])
+        assert all(torch.equal(a, b) for a, b in zip(stepped, module(x)))
+    quick = ["--batch", "2", "--iterations", "1", "--warmup", "0", "--format", "json"]
+    for extra, ran in (([], True), (["--forward-only"], False)):
+        assert main(["time", str(SMALL), *quick, *extra]) == 0
+        rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["layers"]}
+        assert (rows["aux1.fc1"]["forward_ms"] > 0) == ran  # eval mode: heads do not run
+        assert (rows["aux1.fc1"]["backward_ms"] > 0) == ran
+        assert rows["fc1"]["forward_ms"] > 0
