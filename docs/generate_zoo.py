@@ -177,9 +177,9 @@ def shape(dims) -> str:
 
 def outputs(report: dict) -> str:
     """The main output's shape; with heads, their names and the main network's figures."""
-    main, *heads = report["outputs"]
-    if not heads:
+    if "outputs" not in report:  # the report lists outputs only for a network with heads
         return shape(report["output"])
+    main, *heads = report["outputs"]
     names = ", ".join(f"{h['name']} {shape(h['shape'])}" for h in heads)
     return (f"{shape(main['shape'])}; heads {names} (main network: {main['params']:,} params, "
             f"{giga(main['macs'])})")

@@ -9,17 +9,13 @@ def build_report(analysis: Analysis) -> dict:
     graph = analysis.graph
     total = analysis.total_params
     frozen = 0  # nothing is frozen in a spec; `cnndsl train --freeze` changes that at run time
-    return {
+    report = {
         "network": graph.name,
         "input": list(graph.input.shape),
         "output": list(graph.output_node.shape),
         "total_params": total,
         "trainable_params": total - frozen,
         "total_macs": analysis.total_macs,
-        # every output, the main one first; params and MACs of its own layers (the
-        # main network's, or a head's), which add up to the totals; its loss's weight
-        "outputs": [{"name": o.name, "shape": list(o.shape), "params": o.params,
-                     "macs": o.macs, "loss_weight": o.weight} for o in analysis.by_output()],
         "layers": [
             {
                 "name": s.node.name,
@@ -32,3 +28,10 @@ def build_report(analysis: Analysis) -> dict:
             for s in analysis.layers
         ],
     }
+    if graph.heads:  # only then: a single-output report keeps exactly the keys above
+        # every output, the main one first; params and MACs of its own layers (the main
+        # network's, or a head's), which add up to the totals; its loss's weight
+        report["outputs"] = [{"name": o.name, "shape": list(o.shape), "params": o.params,
+                              "macs": o.macs, "loss_weight": o.weight}
+                             for o in analysis.by_output()]
+    return report
