@@ -151,3 +151,26 @@ def test_time_runs_every_output_in_training_and_the_main_one_in_eval(capsys):
         assert (rows["aux1.fc1"]["forward_ms"] > 0) == ran  # eval mode: heads do not run
         assert (rows["aux1.fc1"]["backward_ms"] > 0) == ran
         assert rows["fc1"]["forward_ms"] > 0
+
+
+def test_a_head_named_like_a_forward_variable_keeps_its_own():
+    """Generated forward names branch values out, out2, ...: a head called out2 gets
+    the variable out2_, and every output is still the one the spec means."""
+    net = cnndsl.loads("""network n {
+  input 3x8x8
+  conv(4, 3, pad=1)
+  output out2 { avgpool(global); flatten; fc(5) }
+  concat { path { conv(2, 1) }; path { conv(2, 3, pad=1) } }
+  output x2 { avgpool(global); flatten; fc(5) }
+  avgpool(global); flatten; fc(5)
+}""")
+    source = generate_source(net)
+    assert "out2_ = self.out2(x)" in source and "x2_ = self.x2(" in source
+    model = net.to_torch().eval()
+    model.all_outputs = True
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        out = model(x)
+        tap = model.conv1(x)
+        assert torch.equal(out.out2, model.out2(tap))
+        assert out._fields == ("output", "out2", "x2")
