@@ -50,6 +50,8 @@ def test_check_lists_every_output_with_its_own_cost(capsys):
     assert main(["check", str(SMALL)]) == 0
     table = capsys.readouterr().out
     assert "-> output 10 (heads: aux1 10)" in table
+    assert main(["check", str(SMALL), "--format", "markdown"]) == 0
+    assert "\n  - aux1    10  params 162" in capsys.readouterr().out
     assert "  aux1    10  params 162  MACs" in table and "[head, loss weight 0.3]" in table
     assert [o["loss_weight"] for o in outputs] == [1.0, 0.3]  # the default: GoogLeNet's
 

@@ -107,5 +107,7 @@ def render_markdown(analysis: Analysis) -> str:
     for r in rows(analysis):
         cells = [f"`{r[0]}`", *map(markdown, r[1:])]  # names are identifiers: no ` in them
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", *(f"- {line}" for line in summary_lines(analysis))]
+    # an indented summary line (one output of several) is a nested item
+    lines += ["", *(f"  - {line.strip()}" if line.startswith("  ") else f"- {line}"
+                    for line in summary_lines(analysis))]
     return "\n".join(lines) + "\n"
