@@ -126,3 +126,15 @@ def test_diagrams_show_the_side_branches():
     full = build_view(graph)  # every layer: each head is a cluster of its own layers
     assert {"aux1", "aux2"} <= set(full.clusters)
     assert "aux1: output head, loss weight 0.3" in to_dot(full)
+
+
+def test_fmt_lays_out_output_heads_like_calls_and_bodies():
+    from cnndsl.syntax.format import format_text
+    messy = ("network t(classes = 10) {\n  input 3x32x32\n  conv(8, 3, pad=1)\n"
+             "  output aux1 ( weight = 0.3 ){avgpool(global);flatten;fc(classes)}\n"
+             "  flatten; fc(classes)\n  output   logits\n}\n")
+    tidy = ("network t(classes = 10) {\n  input 3x32x32\n  conv(8, 3, pad=1)\n"
+            "  output aux1(weight=0.3) { avgpool(global); flatten; fc(classes) }\n"
+            "  flatten; fc(classes)\n  output logits\n}\n")
+    assert format_text(messy, "t.cnn") == tidy
+    assert format_text(tidy, "t.cnn") == tidy
