@@ -39,6 +39,11 @@ class Network:
     def output_shape(self) -> Shape:
         return self.graph.output_node.shape
 
+    @property
+    def outputs(self) -> dict[str, Shape]:
+        """Every output's shape by name, the main output first."""
+        return {name: self.graph.nodes[node].shape for name, node in self.graph.outputs}
+
     @functools.cached_property
     def analysis(self) -> Analysis:
         return analyse(self.graph)
@@ -49,10 +54,12 @@ class Network:
         from cnndsl.report.json_report import build_report
         return build_report(self.analysis, self.warnings, batch, depth)
 
-    def to_torch(self):
-        """A torch.nn.Module computing this network (see cnndsl.backends.torch)."""
+    def to_torch(self, all_outputs: bool = False):
+        """A torch.nn.Module computing this network (see cnndsl.backends.torch).  With
+        output heads it returns every output in training, the main one in eval mode,
+        and every output always with all_outputs=True."""
         from cnndsl.backends.torch import build_module
-        return build_module(self)
+        return build_module(self, all_outputs)
 
     def to_onnx(self, path, state_dict=None, fold_bn: bool = True, opset: int | None = None):
         """Write an ONNX graph of this network to `path` (see cnndsl.backends.onnx)."""

@@ -27,6 +27,11 @@ FAMILIES_JSON = ROOT / "tests" / "data" / "families.json"
 # the newer torchvision twins (fvcore's counts) and timm's parameter counts
 MODERN_JSON = ROOT / "tests" / "data" / "zoo_modern.json"
 
+# torchvision's counts with aux_logits=True (googlenet(aux_logits=True), inception_v3(
+# aux_logits=True)), which reference/zoo.json does not list; tests/test_zoo.py checks them
+AUX_TWINS = {"googlenet_aux": {"params": 13_004_888, "aux": "googlenet(aux_logits=True)"},
+             "inception_v3_aux": {"params": 27_161_264, "aux": "inception_v3(aux_logits=True)"}}
+
 EFFICIENTNETS = [f"b{i}" for i in range(8)]
 REGNETS = [f"{kind}_{size}" for kind in "yx" for size in ("400mf", "800mf", "1_6gf", "3_2gf",
                                                          "8gf", "16gf", "32gf")] + ["y_128gf"]
@@ -48,9 +53,9 @@ FAMILY_DEFAULTS = {"efficientnet": {"variant": "b0"}, "regnet": {"variant": "y_4
 
 # The order of the table: the lectures' toys, then roughly by year; other specs follow.
 ORDER = ["lenet5", "xo_toy", "direction_toy", "alexnet", "alexnet2012", "zfnet", "vgg16",
-         "vgg16_bn", "vgg19", "googlenet", "googlenet2014", "bn_inception", "resnet18",
+         "vgg16_bn", "vgg19", "googlenet", "googlenet_aux", "googlenet2014", "bn_inception", "resnet18",
          "resnet34", "resnet50", "resnet101", "resnet152", "resnet_cifar", "resnext50_32x4d",
-         "wide_resnet50_2", "densenet121", "squeezenet1_1", "inception_v3",
+         "wide_resnet50_2", "densenet121", "squeezenet1_1", "inception_v3", "inception_v3_aux",
          "resnet110_stochastic_depth", "inception_v4", "inception_resnet_v2", "dpn92",
          "shufflenet_v2_x1_0", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
          "efficientnet_b0", "efficientnet", "regnet", "convnext_tiny"]
@@ -97,7 +102,10 @@ REFERENCES = {
     ("vgg16_bn", ()): ("138.4 M params, 15.47 G FLOPs", "torchvision model docs"),
     ("vgg19", ()): ("144 M params", "Simonyan & Zisserman 2015, table 2 (E)"),
     ("googlenet", ()): ("about 1.5 G mult-adds", "Szegedy et al. 2015, sec. 5"),
-    ("googlenet2014", ()): ("6.8 M params, 1.5 G mult-adds (table sums to 1.586 G)",
+    ("googlenet_aux", ()): ("two auxiliary classifiers on 4a and 4d, losses weighted 0.3",
+                            "Szegedy et al. 2015, sec. 5"),
+    ("googlenet2014", ()): ("6.8 M params, 1.5 G mult-adds (table sums to 1.586 G) without "
+                            "the auxiliary heads",
                             "Szegedy et al. 2015, table 1 and sec. 5"),
     ("bn_inception", ()): ("figure 5 layout", "Ioffe & Szegedy 2015, fig. 5"),
     ("resnet18", ()): ("1.8 G mult-adds", "He et al. 2016, table 1"),
@@ -114,6 +122,8 @@ REFERENCES = {
     ("squeezenet1_1", ()): ("1.24 M params, 0.35 G FLOPs", "torchvision model docs"),
     ("inception_v3", ()): ("23.8 M params without the auxiliary head",
                            "torchvision (Szegedy et al. 2016, table 1)"),
+    ("inception_v3_aux", ()): ("auxiliary classifier on the 17x17 grid, loss weighted 0.4",
+                               "Szegedy et al. 2016, sec. 4; torchvision's recipe"),
     ("resnet110_stochastic_depth", ()): ("1.7 M params; survival 1 - l/54 * 0.5",
                                          "He et al. 2016, table 6; Huang et al. 2016, eq. 4"),
     ("inception_v4", ()): ("42,679,816 params (timm)", "Szegedy et al. 2017, fig. 9"),
@@ -138,7 +148,9 @@ count (which adds eval-mode batch norm and adaptive pooling to conv + fc) come
 from `reference/zoo.json` (`tests/data/zoo_modern.json` for the newer twins; for
 Inception-v4, Inception-ResNet-v2 and DPN-92, which torchvision lacks, timm's
 parameter count); `cnndsl check` prints the comparable figure as
-"fvcore-comparable count".
+"fvcore-comparable count".  A network with output heads (auxiliary
+classifiers) counts them in its params and MACs; the output column names them
+and gives the main network's own figures, which the papers print.
 
 | spec | input | output | params | MACs | depth | torchvision params (fvcore MACs) | reference figure | source |
 |---|---|---|---:|---:|---:|---|---|---|
@@ -163,6 +175,16 @@ def shape(dims) -> str:
     return "x".join(str(d) for d in dims)
 
 
+def outputs(report: dict) -> str:
+    """The main output's shape; with heads, their names and the main network's figures."""
+    if "outputs" not in report:  # the report lists outputs only for a network with heads
+        return shape(report["output"])
+    main, *heads = report["outputs"]
+    names = ", ".join(f"{h['name']} {shape(h['shape'])}" for h in heads)
+    return (f"{shape(main['shape'])}; heads {names} (main network: {main['params']:,} params, "
+            f"{giga(main['macs'])})")
+
+
 def _family_twin(spec: str, settings: dict[str, str], families: list) -> dict | None:
     wanted = {k: str(v) for k, v in {**FAMILY_DEFAULTS.get(spec, {}), **settings}.items()}
     for row in families:
@@ -179,7 +201,11 @@ def row(spec: Path, settings: dict[str, str], twins: dict, families: list) -> st
     depth = sum(layer["op"] in ("conv", "fc") for layer in report["layers"])
     twin = twins.get(spec.stem) if not settings else None
     family = _family_twin(spec.stem, settings, families)
-    if twin:
+    aux = AUX_TWINS.get(spec.stem) if not settings else None
+    if aux:
+        same = "=" if aux["params"] == report["total_params"] else "differs:"
+        torchvision = f"{same} {aux['params']:,} (`{aux['aux']}`)"
+    elif twin:
         same = "=" if twin["params"] == report["total_params"] else "differs:"
         counted = giga(twin["fvcore_macs"]) if "fvcore_macs" in twin else "timm, no fvcore figure"
         torchvision = f"{same} {twin['params']:,} ({counted})"
@@ -191,7 +217,7 @@ def row(spec: Path, settings: dict[str, str], twins: dict, families: list) -> st
     figure, source = {**REFERENCES, **_family_references()}.get(
         (spec.stem, tuple(settings.items())), ("–", "–"))
     return (f"| [{name}](../specs/{spec.name}) | {shape(report['input'])} | "
-            f"{shape(report['output'])} | {report['total_params']:,} | "
+            f"{outputs(report)} | {report['total_params']:,} | "
             f"{giga(report['total_macs'])} | {depth} | {torchvision} | {figure} | {source} |")
 
 

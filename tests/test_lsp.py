@@ -343,3 +343,30 @@ def test_completion_context(before, callee, argument, keyword, statement_start):
     assert (ctx.callee, ctx.argument, ctx.keyword, ctx.statement_start) == (
         callee, argument, keyword, statement_start)
     assert not ctx.in_parameters and context_at("block b(c, ").in_parameters
+
+
+AUX = """network aux_net(classes = 10) {
+  input 3x16x16
+  conv(8, 3, pad=1); relu
+  output aux1(weight=0.3) { avgpool(global); flatten; fc(classes) }
+  conv(16, 3, pad=1); relu; avgpool(global); flatten; fc(classes)
+}
+"""
+
+
+@on_server
+async def test_output_heads_in_hover_and_outline(client, folder):
+    doc = Doc(client, folder / "aux.cnn", AUX)
+    await until(doc.clean)
+    hover = await client.text_document_hover_async(types.HoverParams(
+        text_document=doc.id, position=doc.position("aux_net", 1)))
+    assert "- output `output` 10: params 1,562 · MACs 350,368\n- output `aux1` 10" in hover.contents.value
+    assert "- output `aux1` 10: params 90" in hover.contents.value
+    hover = await client.text_document_hover_async(types.HoverParams(
+        text_document=doc.id, position=doc.position("fc(classes) }", 1)))
+    assert "`aux1.fc1`" in hover.contents.value
+    symbols = await client.text_document_document_symbol_async(types.DocumentSymbolParams(
+        text_document=doc.id))
+    [net] = symbols
+    assert [(c.name, c.detail) for c in net.children] == [("aux1", "output head")]
+    doc.close()

@@ -42,8 +42,10 @@ def check_graph(net, model, path=None) -> None:
     onnx.checker.check_model(str(path) if path else model, full_check=True)
     inferred = onnx.shape_inference.infer_shapes(skeleton(model), strict_mode=True,
                                                  data_prop=True)
-    assert [o.name for o in inferred.graph.output] == ["output"]
-    assert dims(inferred.graph.output[0]) == ["batch", *net.output_shape]
+    # one graph output per spec output, named after it, the main one first
+    assert [o.name for o in inferred.graph.output] == list(net.outputs)
+    for value, shape in zip(inferred.graph.output, net.outputs.values()):
+        assert dims(value) == ["batch", *shape], value.name
     assert dims(inferred.graph.input[0]) == ["batch", *net.input_shape]
     shapes = {n.name: n.shape for n in net.graph.nodes}
     checked = 0
@@ -159,11 +161,29 @@ def test_missing_emitter_names_op_and_span(monkeypatch):
     assert err.value.span.line == line and err.value.span.path.endswith("onnx_layers.cnn")
 
 
-def test_adaptive_pool_with_uneven_windows_is_an_error():
-    net = cnndsl.loads("network t {\n input 3x5x5\n adaptive_avgpool(3)\n}", path="t.cnn")
+def test_adaptive_max_pool_with_uneven_windows_is_an_error():
+    net = cnndsl.loads("network t {\n input 3x5x5\n adaptive_maxpool(3)\n}", path="t.cnn")
     with pytest.raises(cnndsl.SpecError, match="5x5 map adaptively to 3x3") as err:
         build_model(net)
     assert str(err.value).startswith("t.cnn:3:2: error:")
+
+
+@pytest.mark.parametrize("size, out", [((5, 5), (3, 3)), ((14, 14), (4, 4)), ((7, 9), (4, 2))])
+def test_adaptive_average_with_uneven_windows_is_two_matmuls(size, out, tmp_path):
+    """torchvision's GoogLeNet heads pool 14x14 to 4x4 (windows 0-4, 3-7, 7-11, 10-14)."""
+    torch = pytest.importorskip("torch")
+    runtime = pytest.importorskip("cnndsl.backends.onnx.runtime")
+    pytest.importorskip("onnxruntime")
+    shape = f"3x{size[0]}x{size[1]}"
+    net = cnndsl.loads(f"network t {{\n input {shape}\n adaptive_avgpool({out[0]}x{out[1]})\n}}",
+                       path="t.cnn")
+    model = export(net, tmp_path / "t.onnx")
+    onnx.checker.check_model(model, full_check=True)
+    assert [n.op_type for n in model.graph.node] == ["MatMul", "MatMul"]
+    x = np.random.default_rng(0).standard_normal((2, 3, *size)).astype(np.float32)
+    got = runtime.session(tmp_path / "t.onnx", device="cpu").run(["output"], {"input": x})[0]
+    want = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(x), out).numpy()
+    assert got.shape == want.shape and np.abs(got - want).max() < 1e-6
 
 
 @pytest.mark.parametrize("opset", [13, 18, onnx.defs.onnx_opset_version()])

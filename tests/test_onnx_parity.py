@@ -100,13 +100,19 @@ def reference(request):
     """(network, state dict, batch-8 input, torch's eval output) for one spec."""
     torch.manual_seed(0)
     net = small_network(request.param)
-    module = net.to_torch()
+    module = net.to_torch(all_outputs=True)  # every output, as the ONNX graph has them
     generator = torch.Generator().manual_seed(1)
     randomise(net, module, torch.randn(16, *net.input_shape, generator=generator))
     x = torch.randn(8, *net.input_shape, generator=generator)
     with torch.no_grad():
-        expected = module(x).numpy()
+        expected = by_name(net, module(x))
     return net, module.state_dict(), x.numpy(), expected
+
+
+def by_name(net, result) -> dict[str, np.ndarray]:
+    """The module's outputs by spec output name (a named tuple with output heads)."""
+    values = result if isinstance(result, tuple) else (result,)
+    return {name: v.numpy() for name, v in zip(net.outputs, values)}
 
 
 @pytest.mark.parametrize("fold_bn", [True, False], ids=["folded", "unfolded"])
@@ -116,12 +122,18 @@ def test_onnxruntime_matches_torch(reference, fold_bn, tmp_path):
     net.to_onnx(path, state_dict=state_dict, fold_bn=fold_bn)
     session = runtime.session(path, device="cpu")
     assert [i.shape[0] for i in session.get_inputs()] == ["batch"]
-    batch8 = session.run(["output"], {"input": x})[0]
-    batch1 = session.run(["output"], {"input": x[:1]})[0]
-    assert batch8.shape == (8, *net.output_shape) and batch1.shape == (1, *net.output_shape)
-    diff = max(np.abs(batch8 - expected).max(), np.abs(batch1 - expected[:1]).max())
+    names = [o.name for o in session.get_outputs()]
+    assert names == list(expected)  # every output, the heads' too, named as in the spec
+    diff = 0.0
+    for batch8, batch1, (name, want) in zip(session.run(names, {"input": x}),
+                                            session.run(names, {"input": x[:1]}),
+                                            expected.items()):
+        shape = net.outputs[name]
+        assert batch8.shape == (8, *shape) and batch1.shape == (1, *shape)
+        diff = max(diff, np.abs(batch8 - want).max(), np.abs(batch1 - want[:1]).max())
     print(f"{net.name} {'x'.join(map(str, net.input_shape))} fold_bn={fold_bn}: "
-          f"max abs diff {diff:.3g} (outputs up to {np.abs(expected).max():.3g})")
+          f"max abs diff {diff:.3g} over {len(names)} output(s) "
+          f"(up to {max(np.abs(v).max() for v in expected.values()):.3g})")
     assert diff <= TOLERANCE
 
 

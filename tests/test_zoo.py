@@ -46,6 +46,11 @@ TORCHVISION_TWINS = {
     "squeezenet1_1": "squeezenet1_1",
     "inception_v3": "inception_v3",
 }
+# Twins with auxiliary classifiers: torchvision's parameter count with aux_logits=True
+# (torchvision.models.googlenet / inception_v3), and the twin without the heads, whose
+# figures the main output's own layers must match.
+AUX_TWINS = {"googlenet_aux": (13_004_888, "googlenet", ["logits", "aux1", "aux2"]),
+             "inception_v3_aux": (27_161_264, "inception_v3", ["logits", "aux"])}
 # Spec name -> timm's model: no torchvision twin; timm's parameter count is the reference.
 TIMM_TWINS = {"inception_v4": "inception_v4", "inception_resnet_v2": "inception_resnet_v2",
               "dpn92": "dpn92"}
@@ -124,7 +129,7 @@ def test_zoo_lists_every_spec():
                 "efficientnet", "regnet", "resnet_cifar", "mobilenet_v3_small",
                 "mobilenet_v3_large", "shufflenet_v2_x1_0", "efficientnet_b0", "convnext_tiny",
                 "squeezenet1_1", "inception_v3", "inception_v4", "inception_resnet_v2", "dpn92",
-                "resnet110_stochastic_depth"}
+                "resnet110_stochastic_depth", "googlenet_aux", "inception_v3_aux"}
     assert expected <= set(ALL_SPECS)
 
 
@@ -184,9 +189,46 @@ def test_torchvision_macs_match_fvcore(spec, zoo_reference):
 @pytest.mark.parametrize("figure_id, spec, params, figure, tolerance, what",
                          PAPER_FIGURES, ids=[row[0] for row in PAPER_FIGURES])
 def test_paper_figure(figure_id, spec, params, figure, tolerance, what):
+    # the papers count the network that runs at inference: the main output's own
+    # layers, without auxiliary classifiers (googlenet2014's); the totals without heads
     analysis = load(spec, **params).analysis
-    measured = analysis.total_macs if what == "macs" else analysis.total_params
+    main = analysis.by_output()[0]
+    measured = main.macs if what == "macs" else main.params
     assert measured == pytest.approx(figure, rel=tolerance)
+    if len(analysis.by_output()) == 1:
+        assert (main.macs, main.params) == (analysis.total_macs, analysis.total_params)
+
+
+@pytest.mark.parametrize("spec", sorted(AUX_TWINS))
+def test_aux_twins_parameters_exact(spec, zoo_reference):
+    """torchvision's aux_logits=True counts; the main network is the twin without heads,
+    layer for layer (same parameters, same fvcore count)."""
+    params, twin, outputs = AUX_TWINS[spec]
+    analysis = load(spec).analysis
+    assert analysis.total_params == params
+    assert [o.name for o in analysis.by_output()] == outputs
+    main = analysis.by_output()[0]
+    assert main.params == zoo_reference[twin]["params"] == load(twin).analysis.total_params
+    assert main.macs == load(twin).analysis.total_macs
+    assert sum(o.params for o in analysis.by_output()) == params
+    assert all(o.shape == (1000,) for o in analysis.by_output())
+
+
+def test_googlenet2014_heads_as_the_paper_lists_them():
+    """Section 5: 5x5/3 average pool (4x4x512 from 4a, 4x4x528 from 4d), 1x1 conv 128,
+    fc 1024, dropout 0.7, linear + softmax; the main network is the 6.8 M of table 1."""
+    net = load("googlenet2014")
+    graph = net.graph
+    assert [h.name for h in graph.heads] == ["aux1", "aux2"]
+    for head, channels in zip(graph.heads, (512, 528)):
+        nodes = [n for n in graph.nodes if graph.head_of(n) == head.name]
+        assert graph.nodes[head.tap].shape == (channels, 14, 14)
+        pool = nodes[0]
+        assert pool.op == "avgpool" and pool.shape == (channels, 4, 4)
+        assert [(n.op, n.shape) for n in nodes if n.op in ("conv", "fc", "dropout")] == [
+            ("conv", (128, 4, 4)), ("fc", (1024,)), ("dropout", (1024,)), ("fc", (1000,))]
+        assert next(n for n in nodes if n.op == "dropout").attrs["p"] == 0.7
+        assert nodes[-1].op == "softmax"
 
 
 @pytest.mark.parametrize("spec", ["resnet50", "resnet101", "resnet152"])

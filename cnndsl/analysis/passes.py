@@ -24,6 +24,17 @@ class Cost:
 
 
 @dataclass(frozen=True)
+class OutputCost:
+    """One output of the network and what its own layers cost (Analysis.by_output)."""
+
+    name: str
+    shape: tuple[int, ...]
+    params: int
+    macs: int
+    weight: float  # of its loss in training: 1 for the main output, the spec's for a head
+
+
+@dataclass(frozen=True)
 class ReceptiveField:
     size: tuple[int, int]  # input pixels one output value sees (height, width)
     jump: tuple  # input pixels between neighbouring outputs (a Fraction after upsampling)
@@ -116,6 +127,22 @@ class Analysis:
     @property
     def output_field(self) -> ReceptiveField:
         return self.nodes[self.graph.output].receptive_field
+
+    def by_output(self) -> list[OutputCost]:
+        """Each output with the parameters and MACs of its own layers: the main
+        network's (everything outside the heads), then each head's.  They add up to
+        the totals; the main entry is what inference in eval mode runs."""
+        own: dict[str | None, list[int]] = {}
+        for s in self.nodes:
+            cost = own.setdefault(self.graph.head_of(s.node), [0, 0])
+            cost[0] += s.cost.params
+            cost[1] += s.cost.macs
+        main = self.graph.output_name
+        weights = {h.name: h.weight for h in self.graph.heads}
+        return [OutputCost(name, self.graph.nodes[node].shape,
+                           *own.get(None if name == main else name, (0, 0)),
+                           weights.get(name, 1.0))
+                for name, node in self.graph.outputs]
 
 
 PASSES = (costs, receptive_fields, activation_bytes)

@@ -40,6 +40,9 @@ def configure(parser) -> None:
                              "(best.pt keeps the best)")
     parser.add_argument("--log", choices=("tensorboard",),
                         help="also log to TensorBoard, in DIR/tensorboard (needs tensorboard)")
+    parser.add_argument("--aux-weight", action="append", default=[], metavar="HEAD=W",
+                        help="the loss weight of an output head, e.g. aux1=0.3 (default: the "
+                             "spec's, `output aux1(weight=0.3)`; the main output's is 1)")
     parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                         help="mixed precision autocast (default: on for CUDA)")
@@ -77,12 +80,30 @@ def build_config(args):
     config = TrainConfig(spec=args.spec, **values)
     config.set = parse_overrides(args.set)
     config.freeze = list(args.freeze)
+    config.aux_weight = parse_aux_weights(args.aux_weight)
     config.resume = args.resume
-    config.given = sorted(values) + (["set"] if args.set else []) + (["freeze"] if args.freeze else [])
+    config.given = sorted(values) + (["set"] if args.set else []) + (["freeze"] if args.freeze else []) \
+        + (["aux_weight"] if args.aux_weight else [])
     check_spec_path(args.spec)
     config.out = args.out or default_out(args.spec, args.resume)
     config.given.append("out")
     return config
+
+
+def parse_aux_weights(items: list[str]) -> dict[str, float]:
+    """`--aux-weight aux1=0.3` (repeatable) -> {"aux1": 0.3}."""
+    from cnndsl.train.errors import TrainError
+    weights = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = None
+        if not sep or not name.strip().isidentifier() or weight is None:
+            raise TrainError(f"--aux-weight expects HEAD=WEIGHT, e.g. aux1=0.3; got {item!r}")
+        weights[name.strip()] = weight
+    return weights
 
 
 def check_spec_path(spec: str) -> None:

@@ -15,6 +15,8 @@ from cnndsl.elaborate.chain import merge_repeated, note_call
 from cnndsl.elaborate.defaults import Setting, Settings, read_defaults, unused_defaults
 from cnndsl.elaborate.expressions import Evaluator, shape_value, unknown_name
 from cnndsl.elaborate.late import Late, late_error, resolve_late
+from cnndsl.elaborate.outputs import (check_head_place, check_head_result, check_new_name,
+                                      head_frame, head_weight, main_output_name, note_head)
 from cnndsl.elaborate.parameters import (Knob, bind_network_params, network_knobs,
                                          program_environment)
 from cnndsl.elaborate.program import Program
@@ -22,7 +24,8 @@ from cnndsl.elaborate.size import check_size
 from cnndsl.elaborate.usage import binding_sites, unused_named_values, unused_parameters
 from cnndsl.elaborate.values import Table, items_of, unpack
 from cnndsl.errors import Diagnostic, Span, SpecError
-from cnndsl.ir.graph import Graph, Node, ScopeFrame, Shape, format_shape
+from cnndsl.ir.graph import (MAIN_OUTPUT, Graph, Head, Node, ScopeFrame, Shape,
+                             format_shape)
 from cnndsl.limits import STEPS
 from cnndsl.ops import OPS, lookup
 from cnndsl.ops.args import show
@@ -66,13 +69,15 @@ class Elaborator:
         self.called: dict[str, ast.BlockDef] = {}  # blocks the network uses
         self.settings: list[Setting] = []  # every `defaults` argument, for unused ones
         self.block_calls: Counter = Counter()  # calls per block: block.count
+        self.heads: list[Head] = []  # `output NAME { ... }`, in the order they run
+        self.main_output = MAIN_OUTPUT
 
     # ---- entry ----
     def network(self, net: ast.NetworkDef, input_shape: Shape | None,
                 overrides: dict[str, object]) -> Graph:
         names = bind_network_params(net, overrides, self.env)
         ctx = Context(dict(names), {})  # its lets are not the network's parameters
-        statements = list(net.body.statements)
+        statements, self.main_output = main_output_name(list(net.body.statements))
         while statements and isinstance(statements[0].action, ast.Let):  # `input (3, s, s)`
             self._Let(statements.pop(0).action, None, ctx)
         declared, input_bind = None, None
@@ -97,7 +102,8 @@ class Elaborator:
         for statement in statements:
             current = self.statement(statement, current, ctx)
         return Graph(name=net.name, nodes=self.builder.nodes, output=current,
-                     params=tuple(names.items()), path=self.program.path)
+                     params=tuple(names.items()), path=self.program.path,
+                     heads=tuple(self.heads), output_name=self.main_output)
 
     def warnings(self) -> list[Diagnostic]:
         """The warnings so far: the layers' own (once per line, with their call
@@ -125,9 +131,9 @@ class Elaborator:
     def statement(self, st: ast.Statement, current: int, ctx: Context) -> int:
         self.builder.step(st.span)
         handler = getattr(self, "_" + type(st.action).__name__)
-        if st.bind and isinstance(st.action, (ast.Let, ast.Defaults)):
-            made = "`let` makes a number" if isinstance(st.action, ast.Let) \
-                else "`defaults` makes none"
+        if st.bind and isinstance(st.action, (ast.Let, ast.Defaults, ast.Output)):
+            made = {ast.Let: "`let` makes a number", ast.Defaults: "`defaults` makes none",
+                    ast.Output: "an output head passes its input on"}[type(st.action)]
             raise SpecError(f"`-> {st.bind}` names a tensor, and {made}", st.span,
                             f"bind the tensor after a layer, e.g. `conv(64, 3) -> {st.bind}`, "
                             f"or `identity -> {st.bind}` for the current one")
@@ -156,6 +162,23 @@ class Elaborator:
     def _Defaults(self, stmt: ast.Defaults, current: int, ctx: Context) -> int:
         ctx.defaults = read_defaults(stmt, self._evaluator(current, ctx), ctx.defaults,
                                      self.program.blocks, self.settings)
+        return current
+
+    def _Output(self, out: ast.Output, current: int, ctx: Context) -> int:
+        """A side branch from `current` ending in a named output; the main path goes on
+        from `current` (cnndsl.elaborate.outputs)."""
+        check_head_place(out, ctx.scope)
+        check_new_name(out.name, out.name_span, self.heads, self.main_output)
+        weight = head_weight(out, self._evaluator(current, ctx))
+        inner = ctx.child()  # the head sees the network's parameters, lets and tensors
+        inner.scope = (head_frame(out, weight),)
+        try:
+            result = self.body(out.body, current, inner)
+        except SpecError as exc:
+            note_head(exc, out, self.builder.nodes[current].shape)
+            raise
+        check_head_result(out, result, current)
+        self.heads.append(Head(out.name, result, current, out.span, weight))
         return current
 
     def _If(self, stmt: ast.If, current: int, ctx: Context) -> int:
@@ -351,6 +374,8 @@ def prune_dead(graph: Graph) -> tuple[Graph, list[Diagnostic]]:
     """Drop layers whose result never reaches the output, with a warning each."""
     live = [False] * len(graph.nodes)
     live[graph.output] = live[0] = True
+    for head in graph.heads:
+        live[head.node] = True
     for node in reversed(graph.nodes):
         if live[node.id]:
             for i in node.inputs:
@@ -377,4 +402,5 @@ def prune_dead(graph: Graph) -> tuple[Graph, list[Diagnostic]]:
             renumber[node.id] = len(nodes)
             nodes.append(replace(node, id=renumber[node.id],
                                  inputs=tuple(renumber[i] for i in node.inputs)))
-    return Graph(graph.name, nodes, renumber[graph.output], graph.params, graph.path), warnings
+    heads = tuple(replace(h, node=renumber[h.node], tap=renumber[h.tap]) for h in graph.heads)
+    return replace(graph, nodes=nodes, output=renumber[graph.output], heads=heads), warnings

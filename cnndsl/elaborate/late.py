@@ -72,7 +72,7 @@ def resolve_late(graph: Graph, counts: Counts) -> Graph:
         scope = tuple(frame(f) for f in node.scope)
         changed = scope != node.scope or any(isinstance(v, Pending) for v in node.attrs.values())
         nodes.append(replace(node, attrs=freeze_attrs(attrs), scope=scope) if changed else node)
-    return Graph(graph.name, nodes, graph.output, graph.params, graph.path)
+    return replace(graph, nodes=nodes)
 
 
 def _attribute(v, counts: Counts):

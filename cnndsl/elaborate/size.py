@@ -69,6 +69,8 @@ class _Counter:
             return min(CAP, count * self.body(action.body))
         if isinstance(action, ast.If):
             return min(self.body(action.then), self.body(action.otherwise))
+        if isinstance(action, ast.Output):
+            return self.body(action.body)
         if isinstance(action, ast.Merge):
             return min(CAP, sum(self.branch(b) for b in action.branches))
         return 0  # let, input

@@ -46,6 +46,22 @@ def freeze_attrs(attrs: dict) -> Mapping[str, object]:
     return MappingProxyType(dict(attrs))
 
 
+MAIN_OUTPUT = "output"  # the main output's name unless the spec names it (`output logits`)
+DEFAULT_HEAD_WEIGHT = 0.3  # GoogLeNet's (Szegedy et al. 2015, sec. 5), unless the spec says
+HEAD_BLOCK = "output"  # the scope frame of an output head's layers; no block can be named so
+
+
+@dataclass(frozen=True)
+class Head:
+    """A named side output: an auxiliary classifier tapped off the main path."""
+
+    name: str
+    node: int  # the head's result
+    tap: int  # the tensor it branches off
+    span: Span  # the `output NAME { ... }` statement
+    weight: float = DEFAULT_HEAD_WEIGHT  # of its loss in training (the main output's is 1)
+
+
 @dataclass
 class Graph:
     """A network after elaboration.  ``nodes[i].id == i``; inputs precede users."""
@@ -55,6 +71,19 @@ class Graph:
     output: int
     params: tuple[tuple[str, object], ...] = ()
     path: str = "<string>"
+    heads: tuple[Head, ...] = ()  # side outputs, in the order the spec declares them
+    output_name: str = MAIN_OUTPUT
+
+    @property
+    def outputs(self) -> list[tuple[str, int]]:
+        """Every output as (name, node id): the main one first, then the heads."""
+        return [(self.output_name, self.output), *((h.name, h.node) for h in self.heads)]
+
+    def head_of(self, node: Node) -> str | None:
+        """The name of the output head `node` belongs to, or None on the main network."""
+        if node.scope and node.scope[0].block == HEAD_BLOCK:
+            return node.scope[0].name
+        return None
 
     def __call__(self, depth: int | None = None):
         """`net.graph(depth=1)`: the network's diagram, shown as SVG in Jupyter

@@ -21,7 +21,7 @@ from cnndsl.syntax import ast
 from cnndsl.syntax.tokens import COMMENT, NEWLINE, all_tokens, is_trivia
 
 STATEMENT_KEYWORDS = ("repeat", "for", "if", "let", "add", "concat", "mul", "path", "identity",
-                      "input", "defaults")
+                      "input", "defaults", "output")
 _STATEMENT_START = {"{", ";", "}", "else", None}
 
 

@@ -90,7 +90,9 @@ def _occurrence(own, built, o, anchor) -> str | None:
         return (f"**network** `{o.name}`: {format_shape(built.graph.input.shape)} → "
                 f"{format_shape(built.graph.output_node.shape)}\n\n"
                 f"{len(built.graph.nodes) - 1} layers · params {a.total_params:,} · "
-                f"MACs {a.total_macs:,}")
+                f"MACs {a.total_macs:,}" + ("\n\n" + "\n".join(
+                    f"- output `{o.name}` {format_shape(o.shape)}: params {o.params:,} · "
+                    f"MACs {o.macs:,}" for o in a.by_output()) if built.graph.heads else ""))
     return None
 
 

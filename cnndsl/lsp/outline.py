@@ -54,6 +54,9 @@ def _members(definition):
             yield label, "label", types.SymbolKind.Module, node.span, "label"
         if isinstance(node, ast.Statement) and node.bind:
             yield node.bind, "named value", types.SymbolKind.Variable, node.span, "bind"
+        elif isinstance(node, ast.Output):
+            detail = "output head" if node.body is not None else "main output"
+            yield node.name, detail, types.SymbolKind.Event, node.span, "output"
         elif isinstance(node, ast.Let):
             for name in node.names:
                 yield name, "let", types.SymbolKind.Constant, node.span, "let"

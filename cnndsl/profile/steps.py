@@ -48,8 +48,11 @@ def build_steps(graph: Graph, module) -> list[Step]:
     return steps
 
 
-def run_steps(steps: list[Step], x, after: Callable[[Step, object], None] | None = None):
-    """Compute the network on `x` step by step; `after(step, output)` runs after each."""
+def run_steps(steps: list[Step], x, after: Callable[[Step, object], None] | None = None,
+              outputs: list[int] | None = None):
+    """Compute the network on `x` step by step; `after(step, output)` runs after each.
+    Returns the last node's value, or, given `outputs` (node ids), theirs as a list
+    (a head's result is never read, so it is never freed)."""
     values = {0: x}
     for step in steps:
         out = step.run(*(values[i] for i in step.node.inputs))
@@ -58,4 +61,4 @@ def run_steps(steps: list[Step], x, after: Callable[[Step, object], None] | None
             del values[i]
         if after is not None:
             after(step, out)
-    return out
+    return out if outputs is None else [values[i] for i in outputs]

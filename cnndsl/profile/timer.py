@@ -124,9 +124,13 @@ class _Runner:
         self.autocast = lambda: torch.autocast(self.device.type, dtype=amp_dtype,
                                                enabled=options.amp)
         self.grad_mode = torch.enable_grad if self.backward else torch.no_grad
+        # with heads, all outputs run in training; in eval mode (--forward-only) only the main
+        self.outputs = [node for _, node in graph.outputs][:None if self.backward else 1]
+        if not self.backward:
+            self.steps = [s for s in self.steps if graph.head_of(s.node) is None]
         with self.grad_mode(), self.autocast():
-            out = module(x)
-        self.grad = torch.ones_like(out) if self.backward else None
+            out = _all(module(x))
+        self.grad = [torch.ones_like(o) for o in out] if self.backward else None
 
     def plain(self) -> tuple[float, float]:
         clock = self.clock
@@ -134,11 +138,11 @@ class _Runner:
         clock.sync()
         with self.grad_mode(), self.autocast():
             start = clock.mark()
-            out = self.module(self.x)
+            out = _all(self.module(self.x))
             forward_end = clock.mark()
         end = forward_end
         if self.backward:
-            out.backward(self.grad)
+            torch_backward(out, self.grad)
             end = clock.mark()
         clock.sync()
         return clock.elapsed_ms(start, forward_end), clock.elapsed_ms(forward_end, end)
@@ -159,11 +163,11 @@ class _Runner:
         clock.sync()
         with self.grad_mode(), self.autocast():
             start = clock.mark()
-            out = run_steps(self.steps, self.x, after)
+            out = run_steps(self.steps, self.x, after, self.outputs)
         forward_end = forward_marks[-1][1]
         end = forward_end
         if self.backward:
-            out.backward(self.grad)
+            torch_backward(out, self.grad)
             end = clock.mark()
         clock.sync()
         forward = _intervals(clock, start, forward_marks, None)
@@ -260,3 +264,14 @@ def _pass_time(samples: list[tuple[float, float]]) -> PassTime:
 
 __all__ = ["LayerTime", "PassTime", "TimeOptions", "Timing", "TimingError",
            "time_network"]
+
+
+def _all(result) -> list:
+    """The module's outputs as a list: with output heads, training returns them all."""
+    return list(result) if isinstance(result, tuple) else [result]
+
+
+def torch_backward(outputs: list, grads: list) -> None:
+    """Backward from every output at once (the main one and each head's)."""
+    import torch
+    torch.autograd.backward(outputs, grads)

@@ -30,6 +30,11 @@ def build_report(analysis: Analysis, warnings=(), batch: int = 1,
         "summary": s,
         "warnings": [_warning(w) for w in warnings],
     }
+    if graph.heads:  # every output, the main one first; params and MACs of its own
+        # layers (the main network's, or a head's), adding up to the totals; its loss weight
+        report["outputs"] = [{"name": o.name, "shape": list(o.shape), "params": o.params,
+                              "macs": o.macs, "loss_weight": o.weight}
+                             for o in analysis.by_output()]
     if depth is not None:
         report["depth"] = depth
         report["rows"] = _rows(analysis, depth)

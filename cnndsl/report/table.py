@@ -41,8 +41,31 @@ def _cells(row) -> tuple[str, ...]:
 def summary_lines(analysis: Analysis, batch: int = 1) -> list[str]:
     from cnndsl.report.summary import footer_lines, summary
     rf = analysis.output_field
-    return footer_lines(summary(analysis, batch), format_shape(analysis.graph.input.shape),
-                        human, f"{_square(rf.size)} (jump {_square(rf.jump)})")
+    return [*footer_lines(summary(analysis, batch), format_shape(analysis.graph.input.shape),
+                          human, f"{_square(rf.size)} (jump {_square(rf.jump)})"),
+            *output_lines(analysis)]
+
+
+def output_lines(analysis: Analysis) -> list[str]:
+    """With output heads, every output and what its own layers cost (none without)."""
+    outputs = analysis.by_output()
+    if len(outputs) == 1:
+        return []
+    width = max(len(o.name) for o in outputs)
+    lines = [f"Outputs ({len(outputs)}; params and MACs of each one's own layers, which add "
+             f"up to the totals):"]
+    for k, o in enumerate(outputs):
+        role = "main: eval mode returns it" if k == 0 else f"head, loss weight {o.weight:g}"
+        lines.append(f"  {o.name.ljust(width)}  {format_shape(o.shape)}  params {o.params:,}  "
+                     f"MACs {o.macs:,} ({human(o.macs)})  [{role}]")
+    return lines
+
+
+def _outputs(graph) -> str:
+    """The main output's shape, and each head's by name: `1000 (aux1 1000, aux2 1000)`."""
+    heads = ", ".join(f"{h.name} {format_shape(graph.nodes[h.node].shape)}"
+                      for h in graph.heads)
+    return format_shape(graph.output_node.shape) + (f" (heads: {heads})" if heads else "")
 
 
 RIGHT_ALIGNED = {3, 4, 5, 6}  # the numeric columns
@@ -64,7 +87,7 @@ def render_table(analysis: Analysis, header: tuple[str, ...] = COLUMNS,
     rule = "=" * len(fmt(header))
     g = analysis.graph
     lines = [f"{g.name} ({terminal(g.path)}), input {format_shape(g.input.shape)} -> output "
-             f"{format_shape(g.output_node.shape)}" + _qualifiers(depth, batch),
+             f"{_outputs(g)}" + _qualifiers(depth, batch),
              rule, fmt(header), "-" * len(rule)]
     lines += [fmt(r) for r in body]
     lines += [rule, *summary_lines(analysis, batch), rule]
@@ -79,11 +102,13 @@ def _qualifiers(depth: int | None, batch: int) -> str:
 def render_markdown(analysis: Analysis, depth: int | None = None, batch: int = 1) -> str:
     g = analysis.graph
     lines = [f"### {g.name}", "", f"Input {format_shape(g.input.shape)}, output "
-             f"{format_shape(g.output_node.shape)}{_qualifiers(depth, batch)}.", "",
+             f"{_outputs(g)}{_qualifiers(depth, batch)}.", "",
              "| " + " | ".join(COLUMNS) + " |",
              "|" + "|".join(["---", "---", "---", "---:", "---:", "---:", "---:"]) + "|"]
     for r in rows(analysis, depth):
         cells = [f"`{r[0]}`", *map(markdown, r[1:])]  # names are identifiers: no ` in them
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", *(f"- {line}" for line in summary_lines(analysis, batch))]
+    # an indented summary line (one output of several) is a nested item
+    lines += ["", *(f"  - {line.strip()}" if line.startswith("  ") else f"- {line}"
+                    for line in summary_lines(analysis, batch))]
     return "\n".join(lines) + "\n"

@@ -207,6 +207,19 @@ class Defaults:
 
 
 @dataclass(frozen=True)
+class Output:
+    """``output aux1 { ... }``: a side branch from the current tensor ending in the
+    named output (the main path goes on from the tap); ``output logits`` without a
+    body, as a network's last line, names its main output."""
+
+    name: str
+    body: "Body | None"
+    span: Span
+    name_span: Span
+    weight: "Expr | None" = None  # `output aux1(weight=0.3)`: its loss's weight in training
+
+
+@dataclass(frozen=True)
 class Path:
     """One branch of a merge: ``path [from NAME] [if COND] { ... } [else ...]``."""
 
@@ -226,7 +239,7 @@ class Merge:
 
 @dataclass(frozen=True)
 class Statement:
-    action: Union[Call, Repeat, For, If, Let, InputDecl, Merge, Defaults]
+    action: Union[Call, Repeat, For, If, Let, InputDecl, Merge, Defaults, Output]
     bind: str | None
     span: Span
 

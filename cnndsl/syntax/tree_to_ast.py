@@ -159,6 +159,17 @@ class TreeToAst(Transformer):
     def input_decl(self, meta, children):
         return ast.InputDecl(children[0], self._span(meta))
 
+    def output_stmt(self, meta, children):
+        name, arguments, body = children
+        weight = None
+        for a in arguments or ():
+            if not isinstance(a, ast.Keyword) or a.name != "weight" or weight is not None:
+                raise SpecError(f"output {name} takes one argument, weight=W (its loss's "
+                                f"weight in training)", a.span,
+                                f"e.g. `output {name}(weight=0.3) {{ ... }}`")
+            weight = a.value
+        return ast.Output(str(name), body, self._span(meta), self._tok_span(name), weight)
+
     def merge(self, meta, children):
         kind, *branches = children
         return ast.Merge(str(kind), tuple(b for b in branches if b is not None), self._span(meta))

@@ -44,6 +44,7 @@ class TrainConfig:
     schedule: str = "cosine"
     weight_decay: float | None = None
     label_smoothing: float = 0.1
+    aux_weight: dict = field(default_factory=dict)  # output head -> loss weight (the spec's else)
     augment: bool | str | None = None  # a preset of cnndsl.train.augment; None: the data's default
     val_split: float | None = None  # imagefolder: hold out this fraction of one folder
     patience: int | None = None  # stop after this many epochs without a better val accuracy
@@ -124,6 +125,11 @@ class TrainConfig:
             yield f"unknown --augment {self.augment!r}; choose {', '.join(PRESETS)}"
         if self.log not in (None, "tensorboard"):
             yield f"unknown --log {self.log!r}; choose tensorboard"
+        for name, weight in self.aux_weight.items():
+            if not isinstance(name, str) or isinstance(weight, bool) \
+                    or not isinstance(weight, (int, float)) or not 0 <= weight <= FLOAT32_MAX:
+                yield (f"--aux-weight {name}={weight}: a head's loss weight must be a finite "
+                       f"number >= 0")
         if self.amp_dtype not in ("bf16", "fp16"):
             yield f"--amp-dtype must be bf16 or fp16, got {self.amp_dtype!r}"
 

@@ -26,6 +26,7 @@ from cnndsl.train.data import load_data
 from cnndsl.train.device import Runtime, runtime
 from cnndsl.train.distributed import Context, barrier, init_group, sum_all
 from cnndsl.train.errors import CheckpointError, Diverged, TrainError
+from cnndsl.train.heads import head_columns, loss_weights, main_output, objective
 from cnndsl.train.progress import Progress
 from cnndsl.train.transfer import freeze, init_from, keep_frozen_bn_in_eval
 
@@ -66,6 +67,10 @@ def _train(config: TrainConfig, out: Path, resumed: dict | None, context: Contex
     data = load_data(config.data, net.input_shape, net.output_shape[0], config.seed,
                      config.val_split)
     net = fit_network(net, data, config.spec, config.input, config.set, notes)
+    weights = loss_weights(net, config.aux_weight)  # per output; the main one's is 1
+    if len(weights) > 1:
+        notes.append("loss: " + " + ".join(
+            name if w == 1.0 else f"{w:g} x {name}" for name, w in weights.items()))
     check_allocation(net.graph, config.batch_size // context.world, config.allow_large)
     if resumed is not None:
         checkpoint.check_same_spec(resumed, net.source, out / "last.pt")
@@ -124,7 +129,8 @@ def _train(config: TrainConfig, out: Path, resumed: dict | None, context: Contex
     try:
         for epoch in range(start, config.epochs):
             row = _epoch(epoch, step_model, model, config, rt, context, train_batches, val_batches,
-                         optimizer, scheduler, scaler, progress, steps, augment_shift, frozen)
+                         optimizer, scheduler, scaler, progress, steps, augment_shift, frozen,
+                         weights)
             if not all(math.isfinite(row[k]) for k in ("train_loss", "val_loss")):
                 raise _diverged(row, epoch, out)
             history.append(row)
@@ -183,18 +189,21 @@ def _write_summary(out: Path, history: list[dict], title: str, failed: bool) -> 
 
 
 def _epoch(epoch, step_model, model, config, rt: Runtime, context, train_batches, val_batches,
-           optimizer, scheduler, scaler, progress, steps, augment, frozen) -> dict:
+           optimizer, scheduler, scaler, progress, steps, augment, frozen,
+           weights: dict[str, float]) -> dict:
     start = time.perf_counter()
     lr = optimizer.param_groups[0]["lr"]
     step_model.train()
     keep_frozen_bn_in_eval(model, frozen)
     progress.start_epoch(epoch + 1, steps)
     totals = torch.zeros(2, dtype=torch.float64, device=rt.device)  # loss sum, correct
+    per_output = torch.zeros(len(weights), dtype=torch.float64, device=rt.device)
     count = 0  # on the host: no device-to-host sync per step
     for k, (x, y) in enumerate(train_batches.train(config.batch_size, config.seed, epoch, augment)):
         with rt.autocast():
-            logits = step_model(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+            outputs = step_model(x)  # with heads: every output (heads.py)
+            loss, losses = objective(outputs, y, weights, config.label_smoothing)
+            logits = main_output(outputs)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -203,6 +212,8 @@ def _epoch(epoch, step_model, model, config, rt: Runtime, context, train_batches
         with torch.no_grad():
             totals[0] += loss.detach().double() * len(y)
             totals[1] += (logits.argmax(1) == y).sum()
+            if len(weights) > 1:
+                per_output += torch.stack([part.detach().double() for part in losses]) * len(y)
         count += len(y)
         if progress.fancy and (k + 1) % SYNC_EVERY == 0:
             loss_sum, correct = totals.tolist()
@@ -210,12 +221,14 @@ def _epoch(epoch, step_model, model, config, rt: Runtime, context, train_batches
             if not math.isfinite(loss_sum) and not context.distributed:
                 break  # diverged: no point finishing the epoch; reported below
     train_loss, train_acc, train_count = _reduce(totals, count, context)
+    heads = (sum_all(per_output, context) / max(train_count, 1)).tolist() if len(weights) > 1 \
+        else []
     train_seconds = time.perf_counter() - start
     val_loss, val_acc, _, val_top5 = validate(step_model, val_batches, rt, context)
     row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
            "val_loss": val_loss, "val_acc": val_acc, "lr": lr,
            "images_per_s": train_count / max(train_seconds, 1e-9),
-           "seconds": time.perf_counter() - start}
+           "seconds": time.perf_counter() - start, **dict(zip(head_columns(weights), heads))}
     return row if val_top5 is None else {**row, "val_top5": val_top5}
 
 

@@ -18,6 +18,8 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     holds exactly the epochs the checkpoint knows, each once."""
     text = io.StringIO(newline="")
     columns = COLUMNS + tuple(k for k in OPTIONAL if rows and all(k in r for r in rows))
+    # then each output's own training loss, for networks with output heads (heads.py)
+    columns += tuple(key for row in rows[:1] for key in row if key.startswith("train_loss_"))
     writer = csv.DictWriter(text, fieldnames=columns)
     writer.writeheader()
     for row in rows:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cnndsl.analysis import analyse
-from cnndsl.ir.graph import Graph, Node, ScopeFrame, Shape, format_shape
+from cnndsl.ir.graph import HEAD_BLOCK, Graph, Node, ScopeFrame, Shape, format_shape
 from cnndsl.ops import OPS
 
 MERGES = ("add", "concat", "mul")
@@ -96,7 +96,10 @@ def local_name(name: str) -> str:
 
 
 def frame_label(frame: ScopeFrame) -> str:
-    """`basic(c=128, stride=2)`: the block call as the spec would write it."""
+    """`basic(c=128, stride=2)`: the block call as the spec would write it; an output
+    head's side branch is `output head, loss weight 0.3`."""
+    if frame.block == HEAD_BLOCK:
+        return f"output head, loss weight {_value(dict(frame.args).get('weight', 0.0))}"
     args = ", ".join(f"{key}={_value(value)}" for key, value in frame.args)
     return f"{frame.block}({args})"
 
@@ -156,11 +159,12 @@ def build_view(graph: Graph, depth: int | None = None) -> View:
             members.setdefault(frame.name, []).append(node)
             box.params += params[node.id]
         box_of.append(box.id)
-    # a collapsed block's output: its last node read from outside (or the network output)
+    # a collapsed block's output: its last node read from outside (or a network output)
+    ends = {node for _, node in graph.outputs}
     for group in members.values():
         box = boxes[box_of[group[0].id]]
         for node in group:
-            if node.id == graph.output or any(box_of[u] != box.id for u in users[node.id]):
+            if node.id in ends or any(box_of[u] != box.id for u in users[node.id]):
                 box.shape = node.shape
     arrows: list[Arrow] = []
     seen: set[tuple[tuple[str, str, str], int]] = set()
@@ -194,5 +198,7 @@ def _branches(graph: Graph, users: list[list[int]], box_of: list[Box]) -> list[t
 
 
 def _title(graph: Graph, params: int) -> str:
+    heads = "".join(f", head {h.name} {format_shape(graph.nodes[h.node].shape)}"
+                    for h in graph.heads)
     return (f"{graph.name} — input {format_shape(graph.input.shape)}, output "
-            f"{format_shape(graph.output_node.shape)}, {params:,} params")
+            f"{format_shape(graph.output_node.shape)}{heads}, {params:,} params")

@@ -2,7 +2,9 @@
 onnx.helper (no tracing through torch).
 
 The graph has one input, ``input`` (``batch x C x H x W`` with a symbolic
-batch dimension), and one output, ``output``; each ONNX node is named after
+batch dimension), and one output per spec output: ``output`` (or the name the
+spec gives its main output), then each head's (``aux1``, ``aux2``), all
+computed, as the torch module's all_outputs=True does; each ONNX node is named after
 the IR node it computes (``layer2.basic1.conv1``), and each initializer after
 the parameter it holds (``layer2.basic1.conv1.weight``), as in the PyTorch
 module's state dict.  Batch norm is folded into the preceding conv or fc layer
@@ -24,7 +26,7 @@ from pathlib import Path
 import onnx
 from onnx import TensorProto, external_data_helper, helper
 
-from cnndsl.backends.onnx.context import INPUT_NAME, OUTPUT_NAME, Emission
+from cnndsl.backends.onnx.context import INPUT_NAME, Emission
 from cnndsl.backends.onnx.emitters import EMITTERS
 from cnndsl.backends.onnx.folding import plan_folds
 from cnndsl.backends.onnx.params import ParamSource, WeightsError
@@ -56,11 +58,13 @@ def build_model(network, state_dict=None, fold_bn: bool = True,
                             node.span, hint="export to another target, or add an ONNX "
                                             "emitter for it in cnndsl/backends/onnx/emitters.py")
         emit(ctx, node)
-    _name_output(ctx)
+    for node, name in ctx.output_names.items():
+        _name_output(ctx, node, name)
     inputs = [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT,
                                             [BATCH_DIM, *graph.input.shape])]
-    outputs = [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT,
-                                             [BATCH_DIM, *graph.output_node.shape])]
+    outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT,
+                                             [BATCH_DIM, *graph.nodes[node].shape])
+               for node, name in ctx.output_names.items()]
     onnx_graph = helper.make_graph(ctx.nodes, graph.name, inputs, outputs, ctx.initializers,
                                    doc_string=utf8_text(f"{graph.name} compiled by cnndsl from "
                                                         f"{graph.path}"))
@@ -165,23 +169,27 @@ def _check_opset(opset: int | None) -> int:
     return opset
 
 
-def _name_output(ctx: Emission) -> None:
-    """Make the graph's result the value named `output`.  Emitters name it so
+def _name_output(ctx: Emission, node_id: int, output: str) -> None:
+    """Make IR node `node_id`'s result the value named `output`.  Emitters name it so
     already, unless the last layer emitted nothing (a trailing dropout): then the
-    value it passed through is renamed, and only a network that computes nothing
-    at all gets an Identity node."""
-    current = ctx.values[ctx.graph.output]
-    if current == OUTPUT_NAME:
+    value it passed through is renamed, and only where that value is the input or
+    another output (a network that computes nothing at all) an Identity node copies it."""
+    current = ctx.values[node_id]
+    if current == output:
         return
-    if current == INPUT_NAME:
-        ctx.nodes.append(helper.make_node("Identity", [INPUT_NAME], [OUTPUT_NAME],
-                                          name=ctx.graph.output_node.name))
+    if current == INPUT_NAME or current in ctx.output_names.values():
+        name = ctx.graph.nodes[node_id].name
+        ctx.nodes.append(helper.make_node("Identity", [current], [output],
+                                          name=name if current == INPUT_NAME else name + "/output"))
         return
     for node in ctx.nodes:
         for names in (node.input, node.output):
             for i, name in enumerate(names):
                 if name == current:
-                    names[i] = OUTPUT_NAME
+                    names[i] = output
+    for k, value in ctx.values.items():  # later outputs may alias the renamed value
+        if value == current:
+            ctx.values[k] = output
 
 
 def _version() -> str:

@@ -3,16 +3,17 @@ the ONNX value that holds each IR node's result."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 from onnx import NodeProto, TensorProto, helper, numpy_helper
 
-from cnndsl.ir.graph import Graph, Node
+from cnndsl.ir.graph import MAIN_OUTPUT, Graph, Node
 from cnndsl.backends.onnx.params import ParamSource
 
 INPUT_NAME = "input"
-OUTPUT_NAME = "output"
+OUTPUT_NAME = MAIN_OUTPUT  # "output"
 
 
 @dataclass
@@ -31,8 +32,15 @@ class Emission:
     _constants: dict[tuple, str] = field(default_factory=dict)
 
     def value_name(self, node: Node) -> str:
-        """The name a node's result gets: its hierarchical name, or `output`."""
-        return OUTPUT_NAME if node.id == self.graph.output else node.name
+        """The name a node's result gets: its hierarchical name, or the name of the
+        output it is (`output`, or the spec's: `logits`, `aux1`)."""
+        return self.output_names.get(node.id, node.name)
+
+    @functools.cached_property
+    def output_names(self) -> dict[int, str]:
+        """Graph output name by IR node, the main one first: OUTPUT_NAME unless the spec
+        names it, then each head's name."""
+        return {node: name for name, node in self.graph.outputs}
 
     def input(self, node: Node, k: int = 0) -> str:
         return self.values[node.inputs[k]]

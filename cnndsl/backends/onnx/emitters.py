@@ -180,11 +180,12 @@ EMITTERS["avgpool"] = _pool("AveragePool", "GlobalAveragePool")
 
 
 def _adaptive(op_type: str, global_type: str) -> Emitter:
-    """Adaptive pooling whose windows are all alike: to 1x1 it is global
-    pooling; when the output size divides the input size it is a fixed pool
-    with kernel = stride = input // output; when the input divides the output
-    every window holds one element, so it is nearest-neighbour upsampling
-    (torchvision's classifiers at small inputs: 1x1 -> 7x7)."""
+    """Adaptive pooling: to 1x1 it is global pooling; when the output size divides
+    the input size it is a fixed pool with kernel = stride = input // output; when
+    the input divides the output every window holds one element, so it is
+    nearest-neighbour upsampling (torchvision's classifiers at small inputs: 1x1 ->
+    7x7); windows of different sizes are averaged by two MatMuls (max pooling then
+    cannot be expressed)."""
     def emit(ctx: Emission, node: Node) -> None:
         _, h, w = ctx.graph.nodes[node.inputs[0]].shape
         oh, ow = node.attrs["size"]
@@ -201,6 +202,8 @@ def _adaptive(op_type: str, global_type: str) -> Emitter:
                 ctx.op("Expand", [x, ctx.constant([1, 1, oh, ow], np.int64)], node)
             else:
                 _resize(ctx, node, (oh // h, ow // w), "nearest")
+        elif op_type == "AveragePool":
+            _adaptive_average(ctx, node, (h, w), (oh, ow))
         else:
             raise SpecError(
                 f"ONNX export: {node.name} pools a {format_shape((h, w))} map adaptively to "
@@ -227,6 +230,26 @@ def _resize(ctx: Emission, node: Node, scale: tuple[int, int], mode: str) -> Non
 @emitter("upsample")
 def _upsample(ctx: Emission, node: Node) -> None:
     _resize(ctx, node, node.attrs["scale"], node.attrs["mode"])
+
+
+def _adaptive_average(ctx: Emission, node: Node, size: tuple[int, int],
+                      out: tuple[int, int]) -> None:
+    """Adaptive average pooling with windows of different sizes (torchvision's GoogLeNet
+    heads pool 14x14 to 4x4): it is linear and separable, rows then columns, so it is
+    two MatMuls with averaging matrices, A_h @ X @ A_w^T, each row of A averaging one
+    of PyTorch's windows (start floor(i*n/o), end ceil((i+1)*n/o))."""
+    def averaging(n: int, o: int) -> np.ndarray:
+        matrix = np.zeros((o, n), np.float32)
+        for i in range(o):
+            start, end = (i * n) // o, -((-(i + 1) * n) // o)
+            matrix[i, start:end] = 1.0 / (end - start)
+        return matrix
+
+    (h, w), (oh, ow) = size, out
+    columns = ctx.tensor(f"{node.name}.columns", averaging(w, ow).T.copy())  # w x ow
+    rows = ctx.tensor(f"{node.name}.rows", averaging(h, oh))  # oh x h
+    across = ctx.op("MatMul", [ctx.input(node), columns], node, suffix="columns")
+    ctx.op("MatMul", [rows, across], node)
 
 
 EMITTERS["adaptive_avgpool"] = _adaptive("AveragePool", "GlobalAveragePool")

@@ -36,8 +36,12 @@ def _source(network):
     return generate(network, __version__)
 
 
-def build_module(network):
+def build_module(network, all_outputs: bool = False):
     """An nn.Module computing `network`, built by executing its generated source.
+
+    A network with output heads returns every output (a named tuple, the main one
+    first) in training and only the main one in eval mode; all_outputs=True returns
+    them all in eval mode too (the module's `all_outputs` attribute, settable later).
 
     The source runs as a module registered in sys.modules under a name derived
     from its text, so the classes pickle (torch.save(model), multiprocessing,
@@ -55,7 +59,9 @@ def build_module(network):
         module = types.ModuleType(name)
         exec(compile(source.text, filename, "exec"), module.__dict__)
         sys.modules[name] = module
-    return getattr(module, source.class_name)()
+    network_class = getattr(module, source.class_name)
+    return network_class(all_outputs=True) if all_outputs and network.graph.heads \
+        else network_class()
 
 
 def build_file(network, output, options: dict | None = None) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from cnndsl.backends.torch import names
 from cnndsl.backends.torch.emitters import POSITIONAL, EmitContext, emit
 from cnndsl.errors import SpecError
-from cnndsl.ir.graph import Graph, ScopeFrame
+from cnndsl.ir.graph import HEAD_BLOCK, Graph, ScopeFrame
 
 
 @dataclass
@@ -112,8 +112,9 @@ def _wire(inst: Instance, graph: Graph, users: list[list[int]]) -> None:
         for i in item.inputs:
             if i not in inst.nodes and i not in inst.inputs:
                 inst.inputs.append(i)
+    ends = {node for _, node in graph.outputs}  # a head's result has no users: it is returned
     outputs = [n for n in sorted(inst.nodes)
-               if n == graph.output or any(u not in inst.nodes for u in users[n])]
+               if n in ends or any(u not in inst.nodes for u in users[n])]
     if len(outputs) != 1:
         raise SpecError(f"block call {inst.frame.name} has {len(outputs)} results; the PyTorch "
                         f"back end needs exactly one", inst.frame.span)
@@ -151,7 +152,8 @@ def group_variants(root: Instance) -> list[Variant]:
             if inst.frame is not None:
                 per_block[inst.frame.block] = per_block.get(inst.frame.block, 0) + 1
                 variant.index = per_block[inst.frame.block]
-                variant.class_name = names.class_name(inst.frame.block, taken, inst.frame.span)
+                block = "output_head" if inst.frame.block == HEAD_BLOCK else inst.frame.block
+                variant.class_name = names.class_name(block, taken, inst.frame.span)
             variants[key] = variant
             order.append(variant)
         variant.instances.append(inst)

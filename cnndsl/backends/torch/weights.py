@@ -33,6 +33,7 @@ class WeightReport:
     unexpected: list[str] = field(default_factory=list)  # theirs, with no place
     reshaped: list[tuple[str, tuple, str, tuple]] = field(default_factory=list)
     reordered: list[tuple[str, str]] = field(default_factory=list)  # (ours, theirs)
+    moved: list[tuple[str, str]] = field(default_factory=list)  # (ours, theirs)
 
     @property
     def ok(self) -> bool:
@@ -50,6 +51,10 @@ class WeightReport:
             lines.append(f"  {len(self.reordered)} reordered (a module's own tensor comes "
                          f"before its layers in a state_dict, used after them here):")
             lines += [f"    {ours} <- {theirs}" for ours, theirs in self.reordered]
+        if self.moved:
+            lines.append(f"  {len(self.moved)} paired out of order (modules declared elsewhere, "
+                         f"e.g. auxiliary heads registered after the main path):")
+            lines += [f"    {ours} <- {theirs}" for ours, theirs in self.moved]
         for ours, our_shape, theirs, their_shape in self.mismatched:
             lines.append(f"  shape mismatch: {ours} {list(our_shape)} <- {theirs} "
                          f"{list(their_shape)}")
@@ -106,9 +111,54 @@ def align(ours: dict, theirs: dict) -> WeightReport:
             if len(other.loaded) > len(report.loaded):
                 report = other
                 report.reordered = [(o, t) for o, t in report.loaded if t in moved]
+    if not report.ok:
+        moved = _align_modules(ours, theirs)
+        report = moved if moved is not None else report
     report.reshaped = [(o, tuple(ours[o].shape), t, tuple(theirs[t].shape))
                        for o, t in report.loaded if tuple(ours[o].shape) != tuple(theirs[t].shape)]
     return report
+
+
+def _align_modules(ours: dict, theirs: dict) -> WeightReport | None:
+    """Align whole top-level modules instead of tensors, pairing the modules left over
+    on both sides by their tensors' signatures: the same modules declared at another
+    place (torchvision registers GoogLeNet's aux1 and aux2 after inception5b; a spec
+    writes each head where it branches off, after 4a and 4d).  None unless every tensor
+    pairs up."""
+    a, b = _modules(ours), _modules(theirs)
+    sig = lambda state, keys: tuple(_signature(k, state[k]) for k in keys)  # noqa: E731
+    a_sig, b_sig = [sig(ours, g) for g in a], [sig(theirs, g) for g in b]
+    matcher = difflib.SequenceMatcher(None, a_sig, b_sig, autojunk=False)
+    report, left_a, left_b = WeightReport(), [], []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            report.loaded += [p for i, j in zip(range(i1, i2), range(j1, j2))
+                              for p in zip(a[i], b[j])]
+        else:
+            left_a += range(i1, i2)
+            left_b += range(j1, j2)
+    for i in left_a:
+        j = next((j for j in left_b if b_sig[j] == a_sig[i]), None)
+        if j is None:
+            return None
+        left_b.remove(j)
+        report.moved += zip(a[i], b[j])
+    if left_b:
+        return None
+    report.loaded += report.moved
+    return report
+
+
+def _modules(state: dict) -> list[list[str]]:
+    """The keys of a state_dict in runs of one top-level module (`aux1.`, `fc.`)."""
+    groups: list[list[str]] = []
+    for key in state:
+        top = key.split(".", 1)[0]
+        if groups and groups[-1][0].split(".", 1)[0] == top:
+            groups[-1].append(key)
+        else:
+            groups.append([key])
+    return groups
 
 
 def _align(ours: dict, our_keys: list[str], theirs: dict,
