@@ -108,8 +108,9 @@ def test_json_carries_the_table_figures(capsys):
     assert report["summary"]["buffers"] == sum(layer["buffers"] for layer in report["layers"])
     assert report["summary"]["fvcore_macs"] == sum(layer["fvcore_macs"]
                                                    for layer in report["layers"])
-    assert report["outputs"] == [{"name": report["layers"][-1]["name"],
-                                  "shape": report["output"]}]
+    assert report["outputs"] == [{"name": "output", "shape": report["output"],
+                                  "params": report["total_params"],
+                                  "macs": report["total_macs"], "loss_weight": 1.0}]
 
 
 def test_warnings_in_json(capsys):

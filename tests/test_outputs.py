@@ -60,10 +60,9 @@ def test_single_output_reports_are_unchanged(capsys):
     assert main(["check", str(ROOT / "specs" / "lenet5.cnn")]) == 0
     assert "Outputs (" not in capsys.readouterr().out
     report = cnndsl.load(ROOT / "specs" / "lenet5.cnn").report()
-    assert "outputs" not in report  # the stable keys, exactly (tests/test_cli.py)
-    [only] = cnndsl.load(ROOT / "specs" / "lenet5.cnn").analysis.by_output()
-    assert (only.name, only.params, only.macs) == ("output", report["total_params"],
-                                                   report["total_macs"])
+    assert report["outputs"] == [{"name": "output", "shape": [10],
+                                  "params": report["total_params"],
+                                  "macs": report["total_macs"], "loss_weight": 1.0}]
 
 
 @pytest.mark.parametrize("body, message", [

@@ -100,7 +100,7 @@ def test_command_line_weights_and_metrics_columns(tmp_path, capsys):
     with open(out / "metrics.csv") as handle:
         assert handle.readline().strip() == (
             "epoch,train_loss,train_acc,val_loss,val_acc,lr,images_per_s,seconds,"
-            "train_loss_output,train_loss_aux1")
+            "val_top5,train_loss_output,train_loss_aux1")  # synthetic data: 10 classes
     for row in rows(out):
         total = float(row["train_loss_output"]) + 0.5 * float(row["train_loss_aux1"])
         assert float(row["train_loss"]) == pytest.approx(total, rel=1e-4)

@@ -26,15 +26,13 @@ def build_report(analysis: Analysis, warnings=(), batch: int = 1,
         "total_macs": s["macs"],
         "layers": [_layer(stats, graph) for stats in analysis.layers],
         "path": graph.path,
-        "outputs": [{"name": graph.output_node.name, "shape": list(graph.output_node.shape)}],
+        # every output, the main one first (then each head): params and MACs of its own
+        # layers (the main network's, or a head's), adding up to the totals; its loss weight
+        "outputs": [{"name": o.name, "shape": list(o.shape), "params": o.params, "macs": o.macs,
+                     "loss_weight": o.weight} for o in analysis.by_output()],
         "summary": s,
         "warnings": [_warning(w) for w in warnings],
     }
-    if graph.heads:  # every output, the main one first; params and MACs of its own
-        # layers (the main network's, or a head's), adding up to the totals; its loss weight
-        report["outputs"] = [{"name": o.name, "shape": list(o.shape), "params": o.params,
-                              "macs": o.macs, "loss_weight": o.weight}
-                             for o in analysis.by_output()]
     if depth is not None:
         report["depth"] = depth
         report["rows"] = _rows(analysis, depth)
