@@ -127,6 +127,21 @@ def write_atomic(path: str | Path, content: Content) -> Path:
     return Outputs().write(path, content)
 
 
+def duplicate_atomic(source: str | Path, path: str | Path) -> Path:
+    """Make `path` a copy of `source` atomically: a hard link renamed over `path`
+    (no bytes written; `source` replaced later by a rename leaves `path` as it
+    is), or, where the file system has no hard links, a copy of its bytes."""
+    source, path = Path(source), Path(path)
+    temp = path.parent / f"{temporary_name(path)}{os.getpid()}.link{path.suffix}"
+    try:
+        temp.unlink(missing_ok=True)
+        os.link(source, temp)
+    except OSError:
+        return write_atomic(path, source.read_bytes())
+    _commit(temp, path)
+    return path
+
+
 def temporary_name(path: Path) -> str:
     """The prefix of the temporaries written for `path` (".last.pt."): a run
     folder clears stale ones it finds (cnndsl.train.rundir)."""

@@ -54,12 +54,26 @@ class Network:
         from cnndsl.report.json_report import build_report
         return build_report(self.analysis, self.warnings, batch, depth)
 
-    def to_torch(self, all_outputs: bool = False):
+    def to_torch(self, all_outputs: bool = False, inference: bool = False, weights=None,
+                 channels_last: bool | None = None):
         """A torch.nn.Module computing this network (see cnndsl.backends.torch).  With
         output heads it returns every output in training, the main one in eval mode,
-        and every output always with all_outputs=True."""
-        from cnndsl.backends.torch import build_module
-        return build_module(self, all_outputs)
+        and every output always with all_outputs=True.  `weights`: a state dict or
+        weights file to load (load_weights).
+
+        inference=True: the inference build (batch norm folded, dropout and
+        drop_path removed, activations in place, output heads left out;
+        cnndsl.backends.torch.inference), in eval mode, holding `weights` (for the
+        ordinary module; None: its fresh initialisation), folded."""
+        if inference:
+            from cnndsl.backends.torch.inference import build_inference_module
+            return build_inference_module(self, weights, channels_last)
+        from cnndsl.backends.torch import build_module, load_weights
+        module = build_module(self, all_outputs)
+        if weights is not None:
+            from cnndsl.state_dicts import read_state_dict
+            load_weights(module, weights if isinstance(weights, dict) else read_state_dict(weights))
+        return module
 
     def to_onnx(self, path, state_dict=None, fold_bn: bool = True, opset: int | None = None):
         """Write an ONNX graph of this network to `path` (see cnndsl.backends.onnx)."""

@@ -27,6 +27,10 @@ def configure(parser) -> None:
     parser.add_argument("--weights-out", metavar="PATH",
                         help="torch target: where to save the weights (default: OUT with .pt, "
                              "which replaces only a file an earlier build saved with OUT)")
+    parser.add_argument("--inference", action="store_true",
+                        help="torch target: the inference build (batch norm folded into conv/fc, "
+                             "dropout and drop_path removed, activations in place); --weights "
+                             "are folded into it")
     parser.add_argument("--opset", type=int, help="ONNX opset version (onnx target)")
     parser.add_argument("--no-fold-bn", dest="fold_bn", action="store_false",
                         help="keep batch norms as separate ONNX nodes (onnx target)")
@@ -71,11 +75,14 @@ def run(args) -> int:
                             "--weights-out PATH")
     outputs.target(args.output)  # refused before any work: an input, a folder, ...
     options = {"weights": args.weights, "weights_out": args.weights_out, "opset": args.opset,
-               "fold_bn": args.fold_bn, "outputs": outputs,
+               "fold_bn": args.fold_bn, "inference": args.inference, "outputs": outputs,
                "with_preprocessing": args.with_preprocessing}
     if args.target == "torch" and args.weights:  # ... or a weights file it did not write
         from cnndsl.backends.torch import weights_target
         weights_target(args.output, options, outputs)
+    if args.target == "onnx" and args.inference:
+        print("cnndsl build: note: an ONNX graph is always an inference build (batch norm "
+              "folded unless --no-fold-bn, no dropout); --inference adds nothing", file=sys.stderr)
     if args.target == "torch" and (args.opset is not None or not args.fold_bn):
         print("cnndsl build: note: --opset and --no-fold-bn apply to --target onnx; ignored",
               file=sys.stderr)

@@ -23,6 +23,9 @@ from cnndsl.train.data import DataSet, LazySplit, TensorSplit
 from cnndsl.train.errors import DataError
 
 EVAL_BATCH = 256
+# In-memory sets whose network input (float32) fits in this are preprocessed once
+# (the digits at 28x28: 5.6 MB); larger ones per batch, on the device.
+PREPARE_LIMIT = 256 * 2**20
 
 
 @dataclass
@@ -115,10 +118,18 @@ class Batches:
                  rank: int = 0, world: int = 1, workers: int = 0):
         self.split, self.device, self.preprocess = split, device, preprocess
         self.rank, self.world, self.workers = rank, world, workers
+        self.prepared = False
         if isinstance(split, TensorSplit):  # keep small sets where they are used
             self.images = split.images.to(device)
             self.labels = split.labels.to(device)
             self.pool = int(self.images.shape[0])
+            if self._input_bytes() <= PREPARE_LIMIT:  # resize and normalise once, not per batch
+                self.images = torch.cat([preprocess(chunk) for chunk in self.images.split(1024)])
+                self.prepared = True
+
+    def _input_bytes(self) -> int:
+        n, channels = self.images.shape[:2]
+        return int(n) * int(channels) * self.preprocess.size[0] * self.preprocess.size[1] * 4
 
     def __len__(self) -> int:
         return len(self.split)
@@ -129,7 +140,7 @@ class Batches:
         if augment:
             shifts = shift_table(len(self.split), self.preprocess.size, seed, epoch).to(self.device)
         for idx, x, y in self._fetch(index_batches):
-            x = self.preprocess(x)
+            x = self._input(x)
             if shifts is not None:
                 x = shift(x, shifts[idx.to(self.device)], self.preprocess.channels_last)
             yield x, y
@@ -139,7 +150,13 @@ class Batches:
         mine = torch.arange(self.rank, n, self.world)  # no padding: every image counted once
         index_batches = [mine[k:k + batch] for k in range(0, len(mine), batch)]
         for _, x, y in self._fetch(index_batches):
-            yield self.preprocess(x), y
+            yield self._input(x), y
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.prepared:
+            return self.preprocess(x)
+        # a gathered batch is contiguous whatever the source's layout
+        return x.contiguous(memory_format=torch.channels_last) if self.preprocess.channels_last else x
 
     def _fetch(self, index_batches):
         """(indices, raw images, labels) per batch, images and labels on the device."""

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from cnndsl.analysis.allocation import check_allocation
-from cnndsl.files import OutputError
+from cnndsl.files import OutputError, duplicate_atomic
 from cnndsl.train import augment, checkpoint, extras, metrics, rundir
 from cnndsl.train.adapt import fit_network, load_network
 from cnndsl.train.batches import Batches, make_preprocess
@@ -142,8 +142,8 @@ def _train(config: TrainConfig, out: Path, resumed: dict | None, context: Contex
                                scheduler=scheduler.state_dict(), scaler=scaler.state_dict(),
                                rng=checkpoint.rng_state(), history=history, best_val_acc=best)
                 checkpoint.save(out / "last.pt", payload)
-                if improved:
-                    checkpoint.save(out / "best.pt", payload)
+                if improved:  # the same bytes: linked, not serialised and hashed again
+                    duplicate_atomic(out / "last.pt", out / "best.pt")
                 metrics.write_csv(out / "metrics.csv", history)
                 progress.end_epoch(row)
                 extras.log_epoch(logger, row)
@@ -275,10 +275,19 @@ def _optimizer(model, config: TrainConfig, rt: Runtime) -> torch.optim.Optimizer
     if not groups:
         raise TrainError("every layer is frozen: nothing left to train",
                               hint="loosen the --freeze pattern")
-    fused = {"fused": True} if rt.device.type == "cuda" else {}
+    # fused kernels exist on the CPU too (torch >= 2.4): 3x faster steps than the
+    # CPU default (one tensor at a time), same update (docs/performance.md)
+    fused = {"fused": True} if _fused_supported(rt.device) else {}
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.learning_rate, momentum=0.9, nesterov=True, **fused)
     return torch.optim.AdamW(groups, lr=config.learning_rate, **fused)
+
+
+def _fused_supported(device: torch.device) -> bool:
+    return device.type == "cuda" or (device.type == "cpu" and _TORCH_VERSION >= (2, 4))
+
+
+_TORCH_VERSION = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
 
 
 def _scheduler(optimizer, config: TrainConfig, total_steps: int):

@@ -8,7 +8,7 @@ computed, as the torch module's all_outputs=True does; each ONNX node is named a
 the IR node it computes (``layer2.basic1.conv1``), and each initializer after
 the parameter it holds (``layer2.basic1.conv1.weight``), as in the PyTorch
 module's state dict.  Batch norm is folded into the preceding conv or fc layer
-by default (see folding.py); dropout, the identity at inference, emits no node.
+by default (cnndsl.ir.inference); dropout, the identity at inference, emits no node.
 
     net.to_onnx("resnet34.onnx")                       # fresh weights
     net.to_onnx("resnet34.onnx", state_dict=module.state_dict(), fold_bn=False)
@@ -28,7 +28,7 @@ from onnx import TensorProto, external_data_helper, helper
 
 from cnndsl.backends.onnx.context import INPUT_NAME, Emission
 from cnndsl.backends.onnx.emitters import EMITTERS
-from cnndsl.backends.onnx.folding import plan_folds
+from cnndsl.ir.inference import plan_folds
 from cnndsl.backends.onnx.params import ParamSource, WeightsError
 from cnndsl.state_dicts import read_state_dict
 from cnndsl.errors import SpecError

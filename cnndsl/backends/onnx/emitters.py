@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from cnndsl.backends.onnx.context import INPUT_NAME, Emission
-from cnndsl.backends.onnx.folding import fold
+from cnndsl.ir.inference import fold
 from cnndsl.errors import SpecError
 from cnndsl.ir.graph import Node, format_shape
 
@@ -48,9 +48,10 @@ def _weights(ctx: Emission, node: Node) -> tuple[str, list[str], str | None]:
         bn = ctx.graph.nodes[bn_id]
         get = lambda suffix: ctx.params.get(bn, suffix)  # noqa: E731
         affine = bn.attrs["affine"]
-        weight, bias = fold(weight, bias, get("running_mean"), get("running_var"),
-                            get("weight") if affine else None, get("bias") if affine else None,
-                            bn.attrs["eps"])
+        folded = fold(weight, bias, get("running_mean"), get("running_var"),
+                      get("weight") if affine else None, get("bias") if affine else None,
+                      bn.attrs["eps"])
+        weight, bias = (value.astype(np.float32) for value in folded)  # rounded once, at the end
         output, doc = ctx.value_name(bn), f"batch norm {bn.name} folded in"
     names = [ctx.tensor(f"{node.name}.weight", weight)]
     if bias is not None:

@@ -17,6 +17,7 @@ import sys
 import types
 from pathlib import Path
 
+from cnndsl.backends.torch.inference import build_inference_module, inference_network
 from cnndsl.backends.torch.weights import WeightReport, load_weights
 from cnndsl.escape import python_text
 from cnndsl.files import Outputs, same_file
@@ -74,18 +75,23 @@ def build_file(network, output, options: dict | None = None) -> None:
     beside the source.  That default name replaces an existing file only if an
     earlier build wrote it for this same source (the source's first line records
     the weights' sha256); anything else there is refused.  Nothing is written
-    unless the weights fit.  options["outputs"]: the command's cnndsl.files.Outputs."""
+    unless the weights fit.  options["inference"]: the inference build's source
+    (cnndsl.backends.torch.inference), with the weights folded.  options["outputs"]: the command's cnndsl.files.Outputs."""
     options = options or {}
     output = Path(output)
     outputs = options.get("outputs") or Outputs.for_network(network,
                                                             weights=options.get("weights"))
-    text = generate_source(network)
+    inference = bool(options.get("inference"))
+    text = generate_source(inference_network(network)[0] if inference else network)
     if not options.get("weights"):
         outputs.write(output, text)
         return
     weights_out, named, owned = weights_target(output, options, outputs)
-    module = build_module(network)
-    load_weights(module, read_state_dict(options["weights"]), strict=True)
+    if inference:
+        module = build_inference_module(network, read_state_dict(options["weights"]))
+    else:
+        module = build_module(network)
+        load_weights(module, read_state_dict(options["weights"]), strict=True)
     import torch
     saved = {}
 

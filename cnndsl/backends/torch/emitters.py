@@ -8,7 +8,7 @@ variables.  Adding an op to the back end means adding one row here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from cnndsl.backends.torch import names
@@ -359,4 +359,8 @@ def emit(node: Node, ctx: EmitContext) -> Emission:
         raise SpecError(f"the PyTorch back end has no emitter for op {node.op!r} "
                         f"(layer {node.name})", node.span,
                         "add a row for it to cnndsl/backends/torch/emitters.py")
-    return row(node, ctx)
+    emission = row(node, ctx)
+    if node.attr("inplace") and not any(kw == "inplace" for kw, _ in emission.args):
+        # set by the inference build (cnndsl.ir.inference) where nothing reads the input again
+        emission = replace(emission, args=(*emission.args, ("inplace", True)))
+    return emission

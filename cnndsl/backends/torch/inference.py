@@ -1,0 +1,72 @@
+"""The inference build: a module for test time only (cnndsl.ir.inference).
+
+    net.to_torch(inference=True, weights=state_dict_or_path)
+    cnndsl build SPEC --target torch --inference [--weights W] -o model.py
+
+The generated source is the ordinary back end's, run on the rewritten graph
+(batch norms folded into their conv/fc, dropout and drop_path removed,
+activations in place), so it stays readable: the folded layers are plain
+``nn.Conv2d(..., bias=True)``.  Their values are computed here from the
+training module's weights (the network's fresh initialisation, a checkpoint
+or any state dict load_weights accepts), in float64, and loaded into the
+module, never written into the source as literals."""
+
+from __future__ import annotations
+
+from cnndsl.ir.inference import fold, inference_graph
+
+BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+
+
+def inference_network(network):
+    """A Network for the rewritten graph, and {folded layer: its batch norm}."""
+    from cnndsl.network import Network
+    graph, folds = inference_graph(network.graph)
+    return Network(graph, network.warnings, network.source, network.files), folds
+
+
+def fold_weights(network, state_dict: dict) -> dict:
+    """The inference module's state dict from the training module's (keys as the
+    generated training module names them): folded layers in float64, the rest as given."""
+    import torch
+    _, folds = inference_network(network)
+    dropped = {f"{bn}.{key}" for bn in folds.values() for key in BN_KEYS}
+    heads = tuple(f"{head.name}." for head in network.graph.heads)  # not in the build
+    result = {k: v for k, v in state_dict.items()
+              if k not in dropped and not k.startswith(heads)}
+    eps = {node.name: node.attrs["eps"] for node in network.graph.nodes if node.op == "bn"}
+    for layer, bn in folds.items():
+        get = lambda key, name=bn: _numpy(state_dict.get(f"{name}.{key}"))  # noqa: E731
+        weight, bias = fold(_numpy(state_dict[f"{layer}.weight"]),
+                            _numpy(state_dict.get(f"{layer}.bias")), get("running_mean"),
+                            get("running_var"), get("weight"), get("bias"), eps[bn])
+        result[f"{layer}.weight"] = torch.from_numpy(weight)
+        result[f"{layer}.bias"] = torch.from_numpy(bias)
+    return result
+
+
+def _numpy(tensor):
+    return None if tensor is None else tensor.detach().cpu().double().numpy()
+
+
+def build_inference_module(network, weights=None, channels_last: bool | None = None):
+    """The inference module in eval mode, holding `weights` (a state dict or a
+    weights file; None: the training module's fresh initialisation) folded.
+    channels_last: None leaves the layout to the caller (on the CPU it does not
+    pay for every network; docs/performance.md); True converts the weights."""
+    import torch
+
+    from cnndsl.backends.torch import build_module, load_weights
+    from cnndsl.state_dicts import read_state_dict
+    trained = build_module(network)
+    if weights is not None:
+        if not isinstance(weights, dict):
+            weights = read_state_dict(weights)
+        load_weights(trained, weights, strict=True)
+    rewritten, _ = inference_network(network)
+    module = build_module(rewritten)
+    module.load_state_dict(fold_weights(network, trained.state_dict()), strict=True)
+    module.eval()
+    if channels_last:
+        module.to(memory_format=torch.channels_last)
+    return module
