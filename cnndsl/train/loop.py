@@ -25,6 +25,7 @@ from cnndsl.train.config import RESUMABLE_OVERRIDES, WARMUP_FRACTION, TrainConfi
 from cnndsl.train.data import load_data
 from cnndsl.train.device import Runtime, runtime
 from cnndsl.train.distributed import Context, barrier, init_group, sum_all
+from cnndsl.train.optim import make_optimizer
 from cnndsl.train.errors import CheckpointError, Diverged, TrainError
 from cnndsl.train.heads import head_columns, loss_weights, main_output, objective
 from cnndsl.train.progress import Progress
@@ -275,19 +276,8 @@ def _optimizer(model, config: TrainConfig, rt: Runtime) -> torch.optim.Optimizer
     if not groups:
         raise TrainError("every layer is frozen: nothing left to train",
                               hint="loosen the --freeze pattern")
-    # fused kernels exist on the CPU too (torch >= 2.4): 3x faster steps than the
-    # CPU default (one tensor at a time), same update (docs/performance.md)
-    fused = {"fused": True} if _fused_supported(rt.device) else {}
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.learning_rate, momentum=0.9, nesterov=True, **fused)
-    return torch.optim.AdamW(groups, lr=config.learning_rate, **fused)
-
-
-def _fused_supported(device: torch.device) -> bool:
-    return device.type == "cuda" or (device.type == "cpu" and _TORCH_VERSION >= (2, 4))
-
-
-_TORCH_VERSION = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
+    # fused, and without torch._dynamo's import unless the model is compiled (optim.py)
+    return make_optimizer(config.optimizer, groups, config.learning_rate, rt.device, rt.compile)
 
 
 def _scheduler(optimizer, config: TrainConfig, total_steps: int):
