@@ -7,7 +7,7 @@ in place) holding torchvision's weights, so both compute the same function
 (checked before timing).  Runs alternate, round by round, on the same threads;
 each round times `--iters` calls after a warm-up and the median over rounds is
 reported, with the ratio torchvision / cnndsl (above 1: cnndsl is faster).
-`--channels-last` adds the inference build in channels_last; `--compile` adds
+`--channels-last` adds both models with channels_last weights; `--compile` adds
 torch.compile of torchvision's model (minutes to compile on a small CPU).
 
     python benchmarks/inference_latency.py [--rounds 5] [--iters 10] [--threads 2]
@@ -47,7 +47,10 @@ def contenders(name: str, args) -> dict:
     net = cnndsl.load(ROOT / "specs" / f"{name}.cnn")
     ours = net.to_torch(inference=True, weights=reference.state_dict())
     models = {"torchvision eager": reference, "cnndsl inference": ours}
-    if args.channels_last:
+    if args.channels_last:  # the layout on both sides, so that it is not the difference
+        models["torchvision eager, channels_last"] = NETWORKS[name]().eval().to(
+            memory_format=torch.channels_last)
+        models["torchvision eager, channels_last"].load_state_dict(reference.state_dict())
         models["cnndsl inference, channels_last"] = net.to_torch(
             inference=True, weights=reference.state_dict(), channels_last=True)
     if args.compile:

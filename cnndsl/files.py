@@ -21,6 +21,7 @@ See docs/limits.md ("Files cnndsl writes").
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import stat
 import tempfile
@@ -140,6 +141,15 @@ def duplicate_atomic(source: str | Path, path: str | Path) -> Path:
         return write_atomic(path, source.read_bytes())
     _commit(temp, path)
     return path
+
+
+def sha256_file(path: str | Path) -> str:
+    """The hex sha256 of the file at `path`, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def temporary_name(path: Path) -> str:

@@ -10,7 +10,6 @@ which is ``(x * scale - mean) / std``.  Resizing stays outside the graph."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from onnx import helper, numpy_helper
 
 from cnndsl.backends.onnx.context import INPUT_NAME
 from cnndsl.errors import SpecError
+from cnndsl.files import sha256_file
 from cnndsl.inference.preprocessing import Preprocessing
 
 NORMALISED = "normalised_input"
@@ -40,7 +40,7 @@ def record(model: onnx.ModelProto, prep: Preprocessing | None, weights: str | No
     """Add the preprocessing and the weights' digest to `model`'s metadata_props."""
     entries = dict(prep.to_metadata()) if prep is not None else {}
     if weights:
-        entries["cnndsl.weights_sha256"] = _sha256(Path(weights))
+        entries["cnndsl.weights_sha256"] = sha256_file(Path(weights))
     existing = {p.key: p for p in model.metadata_props}
     for key, value in entries.items():
         if key in existing:
@@ -73,10 +73,3 @@ def bake(model: onnx.ModelProto, prep: Preprocessing | None, weights: str | None
     graph.node.extend(nodes)
     prep.baked = True
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -20,7 +20,7 @@ from pathlib import Path
 from cnndsl.backends.torch.inference import build_inference_module, inference_network
 from cnndsl.backends.torch.weights import WeightReport, load_weights
 from cnndsl.escape import python_text
-from cnndsl.files import Outputs, same_file
+from cnndsl.files import Outputs, same_file, sha256_file
 from cnndsl.state_dicts import WeightsError, read_state_dict
 
 __all__ = ["WeightReport", "build_file", "build_module", "generate_source", "load_weights"]
@@ -97,7 +97,7 @@ def build_file(network, output, options: dict | None = None) -> None:
 
     def write_weights(temp: Path) -> None:
         torch.save(module.state_dict(), temp)
-        saved["sha256"] = _sha256(temp)
+        saved["sha256"] = sha256_file(temp)
 
     def write_source(temp: Path) -> None:  # staged after the weights, so their digest is known
         temp.write_text(weights_line(weights_out, saved["sha256"]) + text, encoding="utf-8")
@@ -135,14 +135,7 @@ def _built_for(source: Path, weights: Path) -> bool:
     try:
         with open(source, encoding="utf-8", errors="replace") as handle:
             first = handle.readline()
-        return first == weights_line(weights, _sha256(weights))
+        return first == weights_line(weights, sha256_file(weights))
     except OSError:
         return False
 
-
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(chunk)
-    return sha.hexdigest()
