@@ -57,6 +57,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--opset", type=int, default=17)
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: ORT's choice)")
+    parser.add_argument("--optimisation", choices=("off", "basic", "extended", "all"), default="all",
+                        help="ORT graph optimisation level for both sessions (ORT's default: all); "
+                             "off shows what our folding alone does")
     args = parser.parse_args()
 
     import onnxruntime as ort
@@ -66,6 +69,10 @@ def main() -> None:
         export_torchvision(args.torchvision, theirs, args.batch, args.opset)
         options = ort.SessionOptions()
         options.intra_op_num_threads = args.threads
+        level = ort.GraphOptimizationLevel
+        options.graph_optimization_level = {"off": level.ORT_DISABLE_ALL, "basic": level.ORT_ENABLE_BASIC,
+                                            "extended": level.ORT_ENABLE_EXTENDED,
+                                            "all": level.ORT_ENABLE_ALL}[args.optimisation]
         sessions = {
             f"cnndsl {Path(args.spec).stem} (folded)":
                 ort.InferenceSession(str(ours), options, providers=["CPUExecutionProvider"]),
@@ -76,7 +83,7 @@ def main() -> None:
         times = measure(sessions, x, args.runs, args.warmup)
 
     print(f"onnxruntime {ort.__version__}, batch {args.batch}, {args.runs} runs "
-          f"after {args.warmup} warm-up, opset {args.opset}")
+          f"after {args.warmup} warm-up, opset {args.opset}, graph optimisation {args.optimisation}")
     print(f"{'model':48} {'median ms':>10} {'p90 ms':>8} {'min ms':>8}")
     medians = []
     for name, ms in times.items():
