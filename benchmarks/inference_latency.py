@@ -45,17 +45,18 @@ def per_call(model, x, iters: int) -> float:
 def contenders(name: str, args) -> dict:
     reference = NETWORKS[name]().eval()
     net = cnndsl.load(ROOT / "specs" / f"{name}.cnn")
-    ours = net.to_torch(inference=True, weights=reference.state_dict())
+    ours = net.to_torch(inference=True, weights=reference.state_dict(), channels_last=False)
     models = {"torchvision eager": reference, "cnndsl inference": ours}
     if args.channels_last:  # the layout on both sides, so that it is not the difference
         models["torchvision eager, channels_last"] = NETWORKS[name]().eval().to(
             memory_format=torch.channels_last)
         models["torchvision eager, channels_last"].load_state_dict(reference.state_dict())
-        models["cnndsl inference, channels_last"] = net.to_torch(
-            inference=True, weights=reference.state_dict(), channels_last=True)
+        models["cnndsl inference, channels_last"] = net.to_torch(  # the default
+            inference=True, weights=reference.state_dict())
     if args.compile:
-        models["torchvision compiled"] = torch.compile(NETWORKS[name]().eval().requires_grad_(False))
-        models["torchvision compiled"].load_state_dict(reference.state_dict())
+        compiled = NETWORKS[name]().eval()
+        compiled.load_state_dict(reference.state_dict())
+        models["torchvision compiled"] = torch.compile(compiled)
     return models
 
 
