@@ -94,11 +94,3 @@ def inference_graph(graph: Graph) -> tuple[Graph, dict[str, str]]:
     folds = {graph.nodes[conv].name: graph.nodes[bn].name for conv, bn in plan.items()
              if conv in new_id}
     return replace(graph, nodes=nodes, output=new_id[output], heads=()), folds
-
-
-def removed_layers(graph: Graph) -> list[Node]:
-    """The nodes an inference build leaves out (folded batch norms, dropout, drop_path,
-    output heads)."""
-    rewritten, _ = inference_graph(graph)
-    kept = {node.name for node in rewritten.nodes}
-    return [node for node in graph.nodes if node.name not in kept]

@@ -28,8 +28,11 @@ def inference_network(network):
 def fold_weights(network, state_dict: dict) -> dict:
     """The inference module's state dict from the training module's (keys as the
     generated training module names them): folded layers in float64, the rest as given."""
+    return _folded(network, inference_network(network)[1], state_dict)
+
+
+def _folded(network, folds: dict[str, str], state_dict: dict) -> dict:
     import torch
-    _, folds = inference_network(network)
     dropped = {f"{bn}.{key}" for bn in folds.values() for key in BN_KEYS}
     heads = tuple(f"{head.name}." for head in network.graph.heads)  # not in the build
     result = {k: v for k, v in state_dict.items()
@@ -64,9 +67,9 @@ def build_inference_module(network, weights=None, channels_last: bool | None = N
         if not isinstance(weights, dict):
             weights = read_state_dict(weights)
         load_weights(trained, weights, strict=True)
-    rewritten, _ = inference_network(network)
+    rewritten, folds = inference_network(network)
     module = build_module(rewritten)
-    module.load_state_dict(fold_weights(network, trained.state_dict()), strict=True)
+    module.load_state_dict(_folded(network, folds, trained.state_dict()), strict=True)
     module.eval()
     if channels_last is None:
         channels_last = len(network.input_shape) == 3
