@@ -16,6 +16,10 @@ from cnndsl.ops.registry import OpDef
 MAX_DIM = 2 ** 31 - 1
 MAX_ELEMENTS = 2 ** 40  # per sample, per tensor
 
+# Ops that are no submodule in PyTorch (a function call in forward): in a numbered
+# scope they take no number, so the numbers are nn.Sequential's (merges neither)
+UNNUMBERED = frozenset({"flatten"})
+
 
 class GraphBuilder:
     def __init__(self):
@@ -23,6 +27,9 @@ class GraphBuilder:
         self.warnings: list[Diagnostic] = []
         self.warning_scopes: dict[int, tuple[ScopeFrame, ...]] = {}  # index -> call chain
         self._counters: dict[str, Counter] = {}
+        self._taken: dict[str, set[str]] = {}  # scope -> local names given or reserved
+        self._labels: dict[str, dict[str, Span]] = {}  # scope -> label -> where it is used
+        self._numbered: set[str] = set()  # scopes whose unlabelled children are 0, 1, ...
         self.steps = 0
         self.max_steps, self.max_nodes = STEPS.value(), LAYERS.value()
 
@@ -33,12 +40,52 @@ class GraphBuilder:
                             f"a repeat count is far larger than any real network needs; "
                             f"{STEPS.hint()}")
 
-    def local_name(self, prefix: str, base: str) -> str:
+    def open_scope(self, name: str, labels: set[str], numbered: bool = False) -> None:
+        """A scope (block call or group) whose statements declare `labels`: automatic
+        names in it avoid them; a numbered scope names its unlabelled children 0, 1, ..."""
+        self._taken.setdefault(name, set()).update(labels)
+        if numbered:
+            self._numbered.add(name)
+
+    def local_name(self, prefix: str, base: str, counts: bool = True) -> str:
+        """The next automatic name for a `base` (an op or block) in scope `prefix`:
+        conv1, conv2, ... (relu6_1, not relu61: a digit-final name keeps its counter
+        apart), or 0, 1, ... in a numbered scope (where only what `counts` takes a
+        number: a merge is no submodule of nn.Sequential).  Never a name the scope has given
+        or reserved: blocks `conv1` and `conv1_` cannot both be `conv1_1`."""
         counter = self._counters.setdefault(prefix, Counter())
-        counter[base] += 1
-        # relu6 -> relu6_1, not relu61: a digit-final name keeps its counter apart
-        name = f"{base}_{counter[base]}" if base[-1].isdigit() else f"{base}{counter[base]}"
+        taken = self._taken.setdefault(prefix, set())
+        while True:
+            if prefix in self._numbered and counts:
+                name = str(counter["#"])
+                counter["#"] += 1
+            else:
+                counter[base] += 1
+                name = f"{base}_{counter[base]}" if base[-1].isdigit() else \
+                    f"{base}{counter[base]}"
+            if name not in taken:
+                break
+        taken.add(name)
         return f"{prefix}.{name}" if prefix else name
+
+    def label_name(self, prefix: str, label, span: Span) -> str:
+        """The hierarchical name of a labelled layer, call or group; SpecError for a
+        label used twice in one scope (at the second, pointing at the first)."""
+        labels = self._labels.setdefault(prefix, {})
+        first = labels.get(label.name)
+        where = f"in {prefix!r}" if prefix else "in the network"
+        if first == label.span:
+            raise SpecError(f"label {label.name!r} is used by every repetition of a loop {where}",
+                            label.span, "names must be unique: label the repeat or loop "
+                            "itself (`layer1: sequential repeat ...`) and leave its body's "
+                            "statements unlabelled, or put them in a block")
+        if first is not None:
+            raise SpecError(f"label {label.name!r} is used twice {where}", label.span,
+                            "labels name layers, block calls and groups; each must be unique "
+                            "in its block or group", notes=((first, "first used here"),))
+        labels[label.name] = label.span
+        self._taken.setdefault(prefix, set()).add(label.name)
+        return f"{prefix}.{label.name}" if prefix else label.name
 
     def add(self, op: OpDef, attrs: dict, inputs: list[int], span: Span,
             scope: tuple[ScopeFrame, ...], name: str | None = None) -> int:
@@ -56,8 +103,9 @@ class GraphBuilder:
                             f"a repeat count is far larger than any real network needs; "
                             f"{LAYERS.hint()}")
         prefix = scope[-1].name if scope else ""
+        counts = op.arity != 0 and op.name not in UNNUMBERED
         node = Node(id=len(self.nodes), op=op.name,
-                    name=name or self.local_name(prefix, op.name),
+                    name=name or self.local_name(prefix, op.name, counts),
                     attrs=freeze_attrs(attrs), inputs=tuple(inputs), shape=shape, span=span,
                     scope=scope)
         self.nodes.append(node)

@@ -14,6 +14,7 @@ from cnndsl.elaborate.builder import GraphBuilder
 from cnndsl.elaborate.chain import merge_repeated, note_call
 from cnndsl.elaborate.defaults import Setting, Settings, read_defaults, unused_defaults
 from cnndsl.elaborate.expressions import Evaluator, shape_value, unknown_name
+from cnndsl.elaborate.labels import declared_labels
 from cnndsl.elaborate.late import Late, late_error, resolve_late
 from cnndsl.elaborate.outputs import (check_head_place, check_head_result, check_new_name,
                                       head_frame, head_weight, main_output_name, note_head)
@@ -95,6 +96,7 @@ class Elaborator:
                             "add e.g. `input 3x224x224` as its first line, or pass --input")
         self._check_layout(shape, None if input_shape else  # None: it came from --input
                            input_bind.span if input_bind else net.span)
+        self.builder.open_scope("", declared_labels(statements) | {"input"})
         current = self.builder.add(OPS["input"], {"shape": shape}, [], net.span, (),
                                    name="input")
         if input_bind is not None and input_bind.bind:
@@ -137,7 +139,10 @@ class Elaborator:
             raise SpecError(f"`-> {st.bind}` names a tensor, and {made}", st.span,
                             f"bind the tensor after a layer, e.g. `conv(64, 3) -> {st.bind}`, "
                             f"or `identity -> {st.bind}` for the current one")
-        result = handler(st.action, current, ctx)
+        if st.label is not None:
+            result = self._labelled(st, current, ctx)
+        else:
+            result = handler(st.action, current, ctx)
         if st.bind:
             self._bind(st, result, ctx)
         return result
@@ -147,6 +152,33 @@ class Elaborator:
             raise SpecError(f"cannot name a tensor {st.bind!r}: that is a layer or block",
                             st.span, "pick another name")
         ctx.tensors[st.bind] = result
+
+    def _labelled(self, st: ast.Statement, current: int, ctx: Context) -> int:
+        """A labelled statement: a layer or block call of that name, or a group."""
+        action, label = st.action, st.label
+        if isinstance(action, (ast.Let, ast.Defaults, ast.InputDecl)):
+            raise SpecError(f"label {label.name!r} names nothing: `{_keyword(action)}` makes "
+                            f"no layer", label.span,
+                            "label a layer, a block call, a group `NAME: { ... }` or a "
+                            "repeat, loop, `if` or merge")
+        if isinstance(action, ast.Call):
+            return self._Call(action, current, ctx, label)
+        handler = getattr(self, "_" + type(action).__name__)
+        return self._group(label, action, ctx, lambda inner: handler(action, current, inner))
+
+    def _group(self, label: ast.Label, node, ctx: Context, run) -> int:
+        """Run `run(inner context)` in a scope named by `label` (a group frame)."""
+        prefix = ctx.scope[-1].name if ctx.scope else ""
+        name = self.builder.label_name(prefix, label, label.span)
+        self.builder.open_scope(name, declared_labels([node]), label.sequential)
+        frame = ScopeFrame(block=label.name, name=name, args=(), span=label.span, group=True)
+        # a group names layers; what it binds and computes is the enclosing body's
+        inner = Context(ctx.names, ctx.tensors, (*ctx.scope, frame), ctx.calls, ctx.defaults,
+                        ctx.origins, ctx.block)
+        return run(inner)
+
+    def _Group(self, group: ast.Group, current: int, ctx: Context) -> int:
+        return self.body(group.body, current, ctx)
 
     def _InputDecl(self, decl: ast.InputDecl, current: int, ctx: Context) -> int:
         raise SpecError("`input` may only appear as the first line of a network", decl.span)
@@ -245,12 +277,20 @@ class Elaborator:
             if branch.otherwise is None:
                 return None
             return self.branch(branch.otherwise, current, ctx)
+        if branch.label is not None:
+            return self._group(branch.label, branch.body, ctx,
+                               lambda inner: self.body(branch.body, start, inner))
         return self.body(branch.body, start, ctx)
 
-    def _Call(self, call: ast.Call, current: int, ctx: Context) -> int:
+    def _Call(self, call: ast.Call, current: int, ctx: Context,
+              label: ast.Label | None = None) -> int:
         name = call.name
         if name == ast.BROKEN:
             raise Unfinished(call.span)
+        if label is not None and (name == "identity" or not call.has_parens and
+                                  name in ctx.tensors):
+            raise SpecError(f"label {label.name!r} names nothing: `{name}` makes no layer",
+                            label.span, "label a layer or a block call")
         if not call.has_parens and name in ctx.tensors:
             return ctx.tensors[name]
         if name == "identity":
@@ -262,14 +302,20 @@ class Elaborator:
             site = CallSite(self._evaluator(current, ctx), ctx.defaults, ctx.origins,
                             self._named_tensor, ctx)
             attrs = bind_op_args(op, call, site)
-            return self.builder.add(op, attrs, [current], call.span, ctx.scope)
+            if label is not None and label.sequential:
+                raise SpecError(f"`{label.name}: sequential` numbers the layers of a group, "
+                                f"and `{name}` is one layer", label.span,
+                                f"write `{label.name}: {name}(...)`")
+            node_name = None if label is None else self.builder.label_name(
+                ctx.scope[-1].name if ctx.scope else "", label, label.span)
+            return self.builder.add(op, attrs, [current], call.span, ctx.scope, node_name)
         block = self.program.blocks.get(name)
         if block is not None and block.body.statements and \
                 getattr(block.body.statements[0].action, "name", None) == ast.BROKEN:
             raise Unfinished(call.span)  # its header could not be read: its parameters neither
         if block is not None:
             self.called.setdefault(block.name, block)
-            return self._call_block(block, call, current, ctx)
+            return self._call_block(block, call, current, ctx, label)
         candidates = [*(n for n, o in OPS.items() if o.arity == 1), "identity",
                       *self.program.blocks, *ctx.tensors]
         raise self._unseen(name, ctx, call.span) or unknown_name(
@@ -293,7 +339,7 @@ class Elaborator:
                          notes=((sites[name], f"{name!r} is bound here"),))
 
     def _call_block(self, block: ast.BlockDef, call: ast.Call, current: int,
-                    ctx: Context) -> int:
+                    ctx: Context, label: ast.Label | None = None) -> int:
         if any(b is block for b in ctx.calls):  # identity: == would compare whole ASTs
             chain = " -> ".join(b.name for b in (*ctx.calls, block))
             raise SpecError(f"block {block.name!r} calls itself ({chain})", call.span,
@@ -304,8 +350,12 @@ class Elaborator:
         self.block_calls[block.name] += 1
         names = bind_block_args(block, call, self._evaluator(current, ctx), shape, index)
         prefix = ctx.scope[-1].name if ctx.scope else ""
-        frame = ScopeFrame(block=block.name, name=self.builder.local_name(prefix, block.name),
-                           args=tuple(names.items()), span=call.span)
+        name = self.builder.local_name(prefix, block.name) if label is None else \
+            self.builder.label_name(prefix, label, label.span)
+        self.builder.open_scope(name, declared_labels(block.body.statements),
+                                label is not None and label.sequential)
+        frame = ScopeFrame(block=block.name, name=name, args=tuple(names.items()),
+                           span=call.span)
         # a block sees its own arguments, and the caller's layer defaults (like arg_scope)
         inner = Context(names, {}, (*ctx.scope, frame), (*ctx.calls, block), ctx.defaults,
                         block=(block.name, index))
@@ -323,6 +373,10 @@ class Elaborator:
 
     def _eval(self, expr, current: int, ctx: Context):
         return self._evaluator(current, ctx)(expr)
+
+
+def _keyword(action) -> str:
+    return {ast.Let: "let", ast.Defaults: "defaults", ast.InputDecl: "input"}[type(action)]
 
 
 def elaborate(program: Program, input_shape: Shape | None = None,

@@ -19,12 +19,14 @@ def format_shape(shape: Shape) -> str:
 
 @dataclass(frozen=True)
 class ScopeFrame:
-    """One block call on the way from the network to a node."""
+    """One block call, or one labelled group (`features: { ... }`), on the way from
+    the network to a node."""
 
-    block: str  # the block definition's name, e.g. "basic"
-    name: str  # this call's hierarchical name, e.g. "layer2.basic3"
+    block: str  # the block definition's name, e.g. "basic"; a group's label
+    name: str  # this call's hierarchical name, e.g. "layer2.basic3" or "layer2.0"
     args: tuple[tuple[str, object], ...]  # bound arguments, in declaration order
     span: Span  # the call site
+    group: bool = False  # a labelled group of statements, not a block call
 
 
 @dataclass(frozen=True)

@@ -220,14 +220,34 @@ class Output:
 
 
 @dataclass(frozen=True)
+class Label:
+    """``layer1:`` before a statement or a path: the name of the layer, block call or
+    group it makes; ``features: sequential`` also numbers the group's unlabelled
+    children 0, 1, 2 ... as nn.Sequential does."""
+
+    name: str
+    sequential: bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class Group:
+    """``features: { ... }``: statements gathered under their label's name."""
+
+    body: "Body"
+    span: Span
+
+
+@dataclass(frozen=True)
 class Path:
-    """One branch of a merge: ``path [from NAME] [if COND] { ... } [else ...]``."""
+    """One branch of a merge: ``[label:] path [from NAME] [if COND] { ... } [else ...]``."""
 
     source: str | None
     condition: Expr | None
     body: "Body"
     otherwise: "Branch | None"
     span: Span
+    label: Label | None = None
 
 
 @dataclass(frozen=True)
@@ -239,9 +259,10 @@ class Merge:
 
 @dataclass(frozen=True)
 class Statement:
-    action: Union[Call, Repeat, For, If, Let, InputDecl, Merge, Defaults, Output]
+    action: Union[Call, Repeat, For, If, Let, InputDecl, Merge, Defaults, Output, Group]
     bind: str | None
     span: Span
+    label: Label | None = None
 
 
 @dataclass(frozen=True)

@@ -220,7 +220,9 @@ class _Formatter:
         if value in _OPENERS:
             previous = self.previous.get(id(tok))
             table = value == "{" and previous is not None and (
-                previous.type in _OPERATORS or previous.value in _BEFORE_A_TABLE)
+                previous.type in _OPERATORS or previous.value in _BEFORE_A_TABLE) and not (
+                previous.value == ":" and (not self.stack or self.stack[-1].kind == "body"))
+            # (a ':' directly in a body ends a label: `stem: { conv; bn }` opens a body)
             if value == "{" and not table:
                 content = self.statement_indent + INDENT if last else len(out) + 1
                 kind = "body"

@@ -136,8 +136,16 @@ _INSIDE = {"(": ("COMMA", "RPAR"), "[": ("COMMA", "RSQB"), "{": ("COLON", "COMMA
 _CLOSER = {"(": "RPAR", "[": "RSQB", "{": "COLON"}
 
 
+def _in_table(expected, opener: str | None) -> bool:
+    """Whether the parser stands inside a table's braces: a ':' is expected, and not
+    the ':' of a label (`layer1: ...`), which only begins a statement of a body."""
+    return opener == "{" and "COLON" in expected and "COMMA" in expected
+
+
 def _expected_list(expected, opener: str | None = None) -> str:
-    if opener in _INSIDE and _CLOSER[opener] in expected:  # only these help inside it
+    if opener == "{" and not _in_table(expected, opener):
+        expected = [t for t in expected if t != "COLON"]  # a label's ':' helps nobody here
+    elif opener in _INSIDE and _CLOSER[opener] in expected:  # only these help inside it
         expected = [t for t in _INSIDE[opener] if t in expected]
     elif "RPAR" in expected and "RSQB" not in expected:  # inside an argument list
         expected = [t for t in ("COMMA", "RPAR") if t in expected]
@@ -209,7 +217,7 @@ def _syntax_error(exc: UnexpectedInput, path: str) -> SpecError:
         opener = _innermost_bracket(path, tok.line, tok.column)
         message = f"unexpected {shown}; expected {_expected_list(exc.expected, opener)}"
         closer = {"(": ")", "[": "]"}.get(opener, ")")
-        if opener == "{" and "COLON" in exc.expected:
+        if _in_table(exc.expected, opener):
             hint = 'a table is {KEY: VALUE, ...}, e.g. {"b0": (1.0, 224)}'
         elif ("COMMA" in exc.expected and tok.type in ("INT", "FLOAT", "NAME", "DIMS", "STRING")
                 and not _starts_line(path, tok)):

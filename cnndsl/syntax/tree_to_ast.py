@@ -114,8 +114,16 @@ class TreeToAst(Transformer):
         return ast.Body(tuple(c for c in children if c is not None), self._span(meta))
 
     def statement(self, meta, children):
-        action, bind = children
-        return ast.Statement(action, bind, self._span(meta))
+        label, action, bind = children
+        return ast.Statement(action, bind, self._span(meta), label)
+
+    def group(self, meta, children):
+        label, body, bind = children
+        return ast.Statement(ast.Group(body, body.span), bind, self._span(meta), label)
+
+    def label(self, meta, children):
+        name, sequential = children
+        return ast.Label(str(name), sequential is not None, self._span(meta))
 
     def bind(self, meta, children):
         return str(children[0])
@@ -175,9 +183,9 @@ class TreeToAst(Transformer):
         return ast.Merge(str(kind), tuple(b for b in branches if b is not None), self._span(meta))
 
     def path(self, meta, children):
-        source, condition, body, otherwise = children
+        label, source, condition, body, otherwise = children
         return ast.Path(str(source) if source else None, condition, body, otherwise,
-                        self._span(meta))
+                        self._span(meta), label)
 
     def path_if(self, meta, children):
         return children[0]

@@ -97,16 +97,23 @@ def local_name(name: str) -> str:
 
 def frame_label(frame: ScopeFrame) -> str:
     """`basic(c=128, stride=2)`: the block call as the spec would write it; an output
-    head's side branch is `output head, loss weight 0.3`."""
+    head's side branch is `output head, loss weight 0.3`; a group's label as it is
+    written (`features: { ... }`)."""
     if frame.block == HEAD_BLOCK:
         return f"output head, loss weight {_value(dict(frame.args).get('weight', 0.0))}"
+    if frame.group:
+        return "{ ... }"
     args = ", ".join(f"{key}={_value(value)}" for key, value in frame.args)
     return f"{frame.block}({args})"
 
 
 def cluster_id(name: str) -> str:
     """An identifier for the cluster of block call `name` (both DOT and Mermaid accept it)."""
-    return "cluster_" + "".join(c if c.isalnum() else "_" for c in name)
+    # a prefix code ('.' -> '__', '_' -> '_u'), so distinct names never share an id:
+    # `w1.x_y1` is cluster_w1__x_uy1 and `w1_x_y1` cluster_w1_ux_uy1
+    escape = {".": "__", "_": "_u"}
+    return "cluster_" + "".join(c if c.isalnum() and c.isascii() else escape.get(c, "_x")
+                                for c in name)
 
 
 def _value(value) -> str:

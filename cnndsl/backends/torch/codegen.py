@@ -115,7 +115,10 @@ def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
             continue
         callee = item.child.variant.class_name if item.child else item.callee
         args = [e if kw is None else f"{kw}={e}" for (kw, _), e in zip(item.args, exprs)]
-        init += _call_lines(f"self.{item.attr} = ", callee, args, indent=8)
+        lines = _call_lines(names.attribute_assignment(item.attr), callee, args, indent=8)
+        if item.attr.isdigit():  # self.add_module("0", nn.Conv2d(...))
+            lines[-1] += ")"
+        init += lines
     signature = _call_lines("def ", "__init__", ["self", *(p.name for p in variant.params)],
                             indent=4)
     signature[-1] += ":"  # wrapped as black wraps a long def (MBConv has a dozen arguments)
@@ -152,7 +155,8 @@ def _forward(inst: Instance) -> tuple[list[str], str, str]:
         target = reusable[0] if reusable else next(fresh)
         if item.child is not None and item.child.frame.block == HEAD_BLOCK:
             target = f"__head_{item.output}"  # a placeholder: _returns_all names and guards it
-        call = item.call.replace("{self}", f"self.{item.attr}") if item.attr else item.call
+        call = item.call.replace("{self}", names.attribute_ref(item.attr)) if item.attr \
+            else item.call
         lines += _wrapped(f"{target} = {call.format(*args)}", indent=8)
         var[item.output] = target
     arguments = ", ".join(var[i] for i in inst.inputs)
@@ -240,6 +244,9 @@ def _doc_paragraphs(variant: Variant, variants: list[Variant], graph) -> list[st
         return [f"Output head {heads}: a side branch of the network, run in training or "
                 f"with all_outputs=True."]
     calls = len(variant.instances)
+    if inst.frame.group:
+        return [f"The layers labelled ``{variant.block[1]}`` ({calls} "
+                f"group{'s' * (calls != 1)}; the first is ``{inst.frame.name}``)."]
     args = ", ".join(f"{k}={v!r}" for k, v in inst.frame.args)
     lines = [f"Block ``{variant.block}`` ({calls} call{'s' * (calls != 1)}; the first is "
              f"``{variant.block}({args})``)."]

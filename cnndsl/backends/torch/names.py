@@ -34,11 +34,25 @@ def check_identifier(name: str, what: str, span: Span | None = None) -> str:
 
 
 def attribute_name(name: str, span: Span | None = None) -> str:
-    """A submodule attribute (one segment of a hierarchical IR name)."""
+    """A submodule attribute (one segment of a hierarchical IR name): a Python name,
+    or the number a `sequential` group gives its child (nn.Sequential's `0`, `1`)."""
+    if isinstance(name, str) and name.isascii() and name.isdigit() and len(name) < 10:
+        return name
     check_identifier(name, "layer name", span)
     if name in RESERVED or name.startswith("_"):
         raise SpecError(f"layer name {name!r} clashes with a name nn.Module uses", span)
     return name
+
+
+def attribute_ref(name: str) -> str:
+    """How generated code reads submodule `name`: `self.conv1`, `getattr(self, "0")`."""
+    return f"self.{name}" if not name.isdigit() else f'getattr(self, "{name}")'
+
+
+def attribute_assignment(name: str) -> str:
+    """How generated code sets submodule `name`: `self.conv1 = `, `self.add_module("0", `;
+    the latter's call gets one more ')' (attribute_close)."""
+    return f"self.{name} = " if not name.isdigit() else f'self.add_module("{name}", '
 
 
 def parameter_name(name: str, span: Span | None = None) -> str:

@@ -140,7 +140,7 @@ def group_variants(root: Instance) -> list[Variant]:
         for item in inst.items:
             if item.child is not None:
                 visit(item.child)
-        key = (inst.frame.block if inst.frame else None, len(inst.inputs),
+        key = (_definition(inst.frame), len(inst.inputs),
                tuple((it.attr, it.callee, tuple(kw for kw, _ in it.args), it.call,
                       _local_refs(inst, it),
                       it.child.variant.class_name if it.child else None) for it in inst.items),
@@ -166,6 +166,14 @@ def group_variants(root: Instance) -> list[Variant]:
     root.variant = root_variant
     order.append(root_variant)
     return order
+
+
+def _definition(frame: ScopeFrame | None):
+    """What an instance is an instance of: the network (None), a block, or a group of
+    statements under a label (never merged with a block of the same name)."""
+    if frame is None:
+        return None
+    return ("group", frame.block) if frame.group else frame.block
 
 
 def resolve_params(variant: Variant, avoid: frozenset[str] = frozenset()) -> None:

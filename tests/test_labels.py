@@ -1,0 +1,138 @@
+"""Labels (`layer1: ...`, `features: sequential { ... }`): the names they give reach
+the check table and JSON, diagrams, the PyTorch module's state_dict keys and the
+ONNX graph; names stay unique by construction."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import cnndsl
+from cnndsl.backends.graph.collapse import build_view, cluster_id
+from cnndsl.cli import main
+from cnndsl.syntax.format import format_text
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "tests" / "specs" / "labels.cnn"
+GOLDEN = ROOT / "tests" / "golden" / "check_labels.txt"
+
+
+def names(text: str) -> list[str]:
+    return [n.name for n in cnndsl.loads(text).graph.layers()]
+
+
+def test_check_table_shows_labels(capsys, monkeypatch, update_golden):
+    monkeypatch.chdir(ROOT)
+    assert main(["check", SPEC.relative_to(ROOT).as_posix()]) == 0
+    out = capsys.readouterr().out
+    if update_golden:
+        GOLDEN.write_text(out)
+    assert out == GOLDEN.read_text()
+
+
+def test_json_report_names_are_labels(capsys):
+    assert main(["check", str(SPEC), "--format", "json"]) == 0
+    text = capsys.readouterr().out
+    for name in ("features.0", "layer1.1.conv2", "layer2.0.downsample.1", "head.fc"):
+        assert f'"{name}"' in text
+    json.loads(text)
+
+
+def test_labelled_layers_calls_groups_and_numbering():
+    assert names("""
+block b(c) { conv1: conv(c, 3, pad=1); bn; relu }
+network n {
+  input 3x8x8
+  stem: { conv(4, 3, pad=1); conv(4, 3, pad=1) }
+  features: sequential { conv(4, 1); relu; b(4); maxpool(2) }
+  blocks: sequential repeat 2 { b(4) }
+  last: b(4)
+  flatten; fc(2)
+}""") == ["stem.conv1", "stem.conv2", "features.0", "features.1", "features.2.conv1",
+          "features.2.bn1", "features.2.relu1", "features.3", "blocks.0.conv1", "blocks.0.bn1",
+          "blocks.0.relu1", "blocks.1.conv1", "blocks.1.bn1", "blocks.1.relu1", "last.conv1",
+          "last.bn1", "last.relu1", "flatten1", "fc1"]
+
+
+def test_merges_and_flatten_take_no_number():
+    """nn.Sequential holds no add or flatten: they must not shift the numbers after them."""
+    assert names("""
+network n {
+  input 3x8x8
+  body: sequential {
+    conv(4, 1); add { path { conv(4, 1) }; identity }; relu; flatten; fc(2)
+  }
+}""") == ["body.0", "body.1", "body.add1", "body.2", "body.flatten1", "body.3"]
+
+
+def test_automatic_names_avoid_labels_declared_later():
+    assert names("""
+network n {
+  input 3x8x8
+  conv(4, 1)
+  conv1: conv(4, 1)
+}""") == ["conv2", "conv1"]
+
+
+def test_unlabelled_specs_keep_their_names():
+    assert names("""
+block basic(c) { conv(c, 3, pad=1); bn }
+network n { input 3x8x8; basic(4); basic(4); relu }""") == [
+        "basic1.conv1", "basic1.bn1", "basic2.conv1", "basic2.bn1", "relu1"]
+
+
+def test_block_names_that_would_collide_stay_apart():
+    """`conv1` and `conv1_` both used to name their first call `conv1_1`, merging the two
+    calls into one scope and one generated class."""
+    net = cnndsl.loads("""
+block conv1(c) { conv(c, 1) }
+block conv1_(c) { conv(c, 3, pad=1) }
+network n { input 3x8x8; conv1(4); conv1_(4) }""")
+    frames = {n.scope[0].name for n in net.graph.layers()}
+    assert frames == {"conv1_1", "conv1_2"}
+    torch = pytest.importorskip("torch")
+    module = net.to_torch()
+    assert set(module.state_dict()) == {"conv1_1.conv1.weight", "conv1_1.conv1.bias",
+                                        "conv1_2.conv1.weight", "conv1_2.conv1.bias"}
+    assert module(torch.randn(1, 3, 8, 8)).shape == (1, 4, 8, 8)
+
+
+def test_cluster_ids_are_unique_for_distinct_names():
+    assert cluster_id("w1.x_y1") != cluster_id("w1_x_y1")
+    assert cluster_id("a._b") != cluster_id("a_.b")
+
+
+def test_diagram_clusters_carry_labels():
+    view = build_view(cnndsl.load(SPEC).graph)
+    names_ = {f.name for box in view.boxes for f in box.clusters}
+    assert {"features", "layer1", "layer1.0", "layer2.0.downsample", "head"} <= names_
+
+
+def test_state_dict_keys_are_labelled_paths():
+    torch = pytest.importorskip("torch")
+    net = cnndsl.load(SPEC)
+    module = net.to_torch()
+    keys = list(module.state_dict())
+    assert keys[:2] == ["features.0.weight", "features.0.bias"]
+    assert "layer2.0.downsample.0.weight" in keys and "head.fc.weight" in keys
+    assert not any(k.startswith("layer1.0.downsample") for k in keys)  # identity there
+    assert module(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_onnx_node_names_are_labels(tmp_path):
+    pytest.importorskip("onnx")
+    import onnx
+    out = tmp_path / "labels.onnx"
+    assert main(["build", str(SPEC), "--target", "onnx", "-o", str(out)]) == 0
+    node_names = {n.name for n in onnx.load(str(out)).graph.node}
+    assert {"features.0", "layer2.0.downsample.0", "head.fc"} <= node_names
+
+
+def test_format_keeps_labels():
+    text = ("network n {\n input 3x8x8\n stem : {conv1:conv(4,3)\n bn}\n"
+            " features:sequential{conv(4, 1); relu}\n fc(2)\n}\n")
+    formatted = format_text(text)
+    assert formatted == ("network n {\n  input 3x8x8\n  stem: { conv1: conv(4, 3)\n"
+                         "          bn }\n  features: sequential { conv(4, 1); relu }\n"
+                         "  fc(2)\n}\n")
+    assert format_text(formatted) == formatted
