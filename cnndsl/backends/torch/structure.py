@@ -198,7 +198,8 @@ def resolve_params(variant: Variant, avoid: frozenset[str] = frozenset()) -> Non
                 row.append(names.literal(value))
             else:
                 label = kw or (POSITIONAL.get(item.callee, ())[j:j + 1] or (f"arg{j}",))[0]
-                row.append(_parameter(variant, params, values, f"{item.attr}_{label}", avoid))
+                stem = f"layer{item.attr}" if str(item.attr).isdigit() else item.attr  # 0_...
+                row.append(_parameter(variant, params, values, f"{stem}_{label}", avoid))
         variant.exprs.append(row)
     ordered = sorted(params.values(), key=lambda p: p[1])
     variant.params = [p for p, _ in ordered]
