@@ -68,9 +68,12 @@ class GraphBuilder:
         taken.add(name)
         return f"{prefix}.{name}" if prefix else name
 
-    def label_name(self, prefix: str, label, span: Span) -> str:
-        """The hierarchical name of a labelled layer, call or group; SpecError for a
-        label used twice in one scope (at the second, pointing at the first)."""
+    def label_name(self, prefix: str, label, base: str) -> str:
+        """The hierarchical name of a labelled layer, call or group (a bare `sequential`
+        one gets the automatic name of a `base`); SpecError for a label used twice in
+        one scope (at the second, pointing at the first)."""
+        if label.name is None:
+            return self.local_name(prefix, base)
         labels = self._labels.setdefault(prefix, {})
         first = labels.get(label.name)
         where = f"in {prefix!r}" if prefix else "in the network"

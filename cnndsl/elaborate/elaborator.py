@@ -157,7 +157,7 @@ class Elaborator:
         """A labelled statement: a layer or block call of that name, or a group."""
         action, label = st.action, st.label
         if isinstance(action, (ast.Let, ast.Defaults, ast.InputDecl)):
-            raise SpecError(f"label {label.name!r} names nothing: `{_keyword(action)}` makes "
+            raise SpecError(f"{_shown(label)} names nothing: `{_keyword(action)}` makes "
                             f"no layer", label.span,
                             "label a layer, a block call, a group `NAME: { ... }` or a "
                             "repeat, loop, `if` or merge")
@@ -169,9 +169,9 @@ class Elaborator:
     def _group(self, label: ast.Label, node, ctx: Context, run) -> int:
         """Run `run(inner context)` in a scope named by `label` (a group frame)."""
         prefix = ctx.scope[-1].name if ctx.scope else ""
-        name = self.builder.label_name(prefix, label, label.span)
+        name = self.builder.label_name(prefix, label, "sequential")
         self.builder.open_scope(name, declared_labels([node]), label.sequential)
-        frame = ScopeFrame(block=label.name, name=name, args=(), span=label.span, group=True)
+        frame = ScopeFrame(block=label.name or "sequential", name=name, args=(), span=label.span, group=True)
         # a group names layers; what it binds and computes is the enclosing body's
         inner = Context(ctx.names, ctx.tensors, (*ctx.scope, frame), ctx.calls, ctx.defaults,
                         ctx.origins, ctx.block)
@@ -289,7 +289,7 @@ class Elaborator:
             raise Unfinished(call.span)
         if label is not None and (name == "identity" or not call.has_parens and
                                   name in ctx.tensors):
-            raise SpecError(f"label {label.name!r} names nothing: `{name}` makes no layer",
+            raise SpecError(f"{_shown(label)} names nothing: `{name}` makes no layer",
                             label.span, "label a layer or a block call")
         if not call.has_parens and name in ctx.tensors:
             return ctx.tensors[name]
@@ -303,11 +303,12 @@ class Elaborator:
                             self._named_tensor, ctx)
             attrs = bind_op_args(op, call, site)
             if label is not None and label.sequential:
-                raise SpecError(f"`{label.name}: sequential` numbers the layers of a group, "
-                                f"and `{name}` is one layer", label.span,
-                                f"write `{label.name}: {name}(...)`")
+                raise SpecError(f"`{_shown(label, quoted=False)}` numbers the layers of a "
+                                f"group, and `{name}` is one layer", label.span,
+                                f"write `{label.name}: {name}(...)`" if label.name else
+                                f"write `{name}(...)`")
             node_name = None if label is None else self.builder.label_name(
-                ctx.scope[-1].name if ctx.scope else "", label, label.span)
+                ctx.scope[-1].name if ctx.scope else "", label, op.name)
             return self.builder.add(op, attrs, [current], call.span, ctx.scope, node_name)
         block = self.program.blocks.get(name)
         if block is not None and block.body.statements and \
@@ -351,7 +352,7 @@ class Elaborator:
         names = bind_block_args(block, call, self._evaluator(current, ctx), shape, index)
         prefix = ctx.scope[-1].name if ctx.scope else ""
         name = self.builder.local_name(prefix, block.name) if label is None else \
-            self.builder.label_name(prefix, label, label.span)
+            self.builder.label_name(prefix, label, block.name)
         self.builder.open_scope(name, declared_labels(block.body.statements),
                                 label is not None and label.sequential)
         frame = ScopeFrame(block=block.name, name=name, args=tuple(names.items()),
@@ -373,6 +374,15 @@ class Elaborator:
 
     def _eval(self, expr, current: int, ctx: Context):
         return self._evaluator(current, ctx)(expr)
+
+
+def _shown(label: ast.Label, quoted: bool = True) -> str:
+    """How a message names a label: `label 'layer1'`, or as written, `features: sequential`."""
+    if quoted and label.name is not None:
+        return f"label {label.name!r}"
+    if label.name is None:
+        return "`sequential`" if quoted else "sequential"
+    return f"{label.name}: sequential" if label.sequential else f"{label.name}:"
 
 
 def _keyword(action) -> str:

@@ -20,8 +20,9 @@ def declared_labels(statements) -> set[str]:
 
 def _collect(node, found: set[str]) -> None:
     label = getattr(node, "label", None)
-    if label is not None:
-        found.add(label.name)
+    if label is not None:  # a scope of its own (bare `sequential`: automatically named)
+        if label.name is not None:
+            found.add(label.name)
         return
     if isinstance(node, ast.Statement):
         _collect(node.action, found)

@@ -223,9 +223,10 @@ class Output:
 class Label:
     """``layer1:`` before a statement or a path: the name of the layer, block call or
     group it makes; ``features: sequential`` also numbers the group's unlabelled
-    children 0, 1, 2 ... as nn.Sequential does."""
+    children 0, 1, 2 ... as nn.Sequential does; a bare ``sequential`` (name None)
+    numbers them under the automatic name."""
 
-    name: str
+    name: str | None
     sequential: bool
     span: Span
 

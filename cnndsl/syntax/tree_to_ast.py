@@ -125,6 +125,12 @@ class TreeToAst(Transformer):
         name, sequential = children
         return ast.Label(str(name), sequential is not None, self._span(meta))
 
+    def block_label(self, meta, children):
+        return ast.Label("block", children[0] is not None, self._span(meta))
+
+    def unnamed_label(self, meta, children):
+        return ast.Label(None, True, self._span(meta))
+
     def bind(self, meta, children):
         return str(children[0])
 
