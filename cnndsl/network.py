@@ -55,11 +55,12 @@ class Network:
         return build_report(self.analysis, self.warnings, batch, depth)
 
     def to_torch(self, all_outputs: bool = False, inference: bool = False, weights=None,
-                 channels_last: bool | None = None):
+                 channels_last: bool | None = None, by_order: bool = False):
         """A torch.nn.Module computing this network (see cnndsl.backends.torch).  With
         output heads it returns every output in training, the main one in eval mode,
         and every output always with all_outputs=True.  `weights`: a state dict or
-        weights file to load (load_weights).
+        weights file to load (load_weights: paired by name, or with by_order=True by
+        declaration order).
 
         inference=True: the inference build (batch norm folded, dropout and
         drop_path removed, activations in place, output heads left out;
@@ -67,18 +68,21 @@ class Network:
         ordinary module; None: its fresh initialisation), folded."""
         if inference:
             from cnndsl.backends.torch.inference import build_inference_module
-            return build_inference_module(self, weights, channels_last)
+            return build_inference_module(self, weights, channels_last, by_order)
         from cnndsl.backends.torch import build_module, load_weights
         module = build_module(self, all_outputs)
         if weights is not None:
             from cnndsl.state_dicts import read_state_dict
-            load_weights(module, weights if isinstance(weights, dict) else read_state_dict(weights))
+            load_weights(module, weights if isinstance(weights, dict) else read_state_dict(weights),
+                         by_order=by_order)
         return module
 
-    def to_onnx(self, path, state_dict=None, fold_bn: bool = True, opset: int | None = None):
+    def to_onnx(self, path, state_dict=None, fold_bn: bool = True, opset: int | None = None,
+                by_order: bool = False):
         """Write an ONNX graph of this network to `path` (see cnndsl.backends.onnx)."""
         from cnndsl.backends.onnx import export
-        return export(self, path, state_dict=state_dict, fold_bn=fold_bn, opset=opset)
+        return export(self, path, state_dict=state_dict, fold_bn=fold_bn, opset=opset,
+                      by_order=by_order)
 
     def _repr_html_(self) -> str:
         """Jupyter shows a Network as its check table (cnndsl.report.html)."""

@@ -18,9 +18,10 @@ SPEC = ROOT / "tests" / "specs" / "torch_residual.cnn"
 TARGETS = {"torch": "model.py", "onnx": "model.onnx"}
 
 
-def build(capsys, tmp_path, target, weights):
+def build(capsys, tmp_path, target, weights, *extra):
     out = tmp_path / TARGETS[target]
-    code = main(["build", str(SPEC), "--target", target, "-o", str(out), "--weights", str(weights)])
+    code = main(["build", str(SPEC), "--target", target, "-o", str(out), "--weights", str(weights),
+                 *extra])
     return code, capsys.readouterr().err, out
 
 
@@ -69,9 +70,23 @@ def test_weights_load_from_every_common_layout(capsys, tmp_path, target, layout)
                         for i, (k, v) in enumerate(state.items())},
     }[layout]
     torch.save(payload, tmp_path / "weights.pt")
-    code, err, out = build(capsys, tmp_path, target, tmp_path / "weights.pt")
+    extra = ["--by-order"] if layout == "other names" else []
+    code, err, out = build(capsys, tmp_path, target, tmp_path / "weights.pt", *extra)
     assert code == 0, err
     assert out.exists()
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_other_names_need_by_order_and_say_so(capsys, tmp_path, target):
+    """Weights named another way (a checkpoint from before the zoo's labels) pair by
+    name, so they do not fit; the error says that declaration order would pair them."""
+    state = cnndsl.load(SPEC).to_torch().state_dict()
+    renamed = {f"features.{i}.{k.rsplit('.', 1)[-1]}": v for i, (k, v) in enumerate(state.items())}
+    torch.save(renamed, tmp_path / "weights.pt")
+    code, err, out = build(capsys, tmp_path, target, tmp_path / "weights.pt")
+    assert code == 1 and not out.exists()
+    assert "declaration order pairs" in err and "--by-order" in err
+    assert "Traceback" not in err
 
 
 def test_torch_target_never_overwrites_the_weights_it_reads(capsys, tmp_path):

@@ -109,7 +109,7 @@ def _ours_with_their_weights(spec, settings, reference, size):
     net = cnndsl.load(SPECS / f"{spec}.cnn", input=f"3x{size}x{size}", params=settings)
     with torch.device("meta"):
         module = net.to_torch()
-    report = load_weights(module, reference.state_dict(), assign=True)
+    report = load_weights(module, reference.state_dict(), assign=True, by_order=True)
     assert report.ok and not report.missing, str(report)
     assert _count(module) == net.report()["total_params"]
     return module.eval()
@@ -173,7 +173,7 @@ def test_stress_regime_catches_a_wrong_activation():
     net = cnndsl.loads(mutated, path=str(SPECS / "efficientnet.cnn"), input="3x64x64")
     with torch.device("meta"):
         module = net.to_torch()
-    load_weights(module, reference.state_dict(), assign=True)
+    load_weights(module, reference.state_dict(), assign=True, by_order=True)
     assert stressed_difference(module.eval(), reference, 64) > 1e-2
 
 

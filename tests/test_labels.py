@@ -136,3 +136,42 @@ def test_format_keeps_labels():
                          "          bn }\n  features: sequential { conv(4, 1); relu }\n"
                          "  fc(2)\n}\n")
     assert format_text(formatted) == formatted
+
+
+def test_freeze_layer1_freezes_exactly_the_parameters_under_it():
+    pytest.importorskip("torch")
+    from cnndsl.train.transfer import freeze
+    module = cnndsl.load(SPEC).to_torch()
+    frozen = freeze(module, ["layer1"])
+    assert frozen and all(name.startswith("layer1.") for name in frozen)
+    for name, parameter in module.named_parameters():
+        assert parameter.requires_grad == (not name.startswith("layer1.")), name
+    assert any(n.startswith("layer1.1.bn2") for n in frozen)  # its batch norms too
+
+
+def test_load_weights_pairs_by_name_and_says_so():
+    torch = pytest.importorskip("torch")
+    from cnndsl.backends.torch import load_weights
+    from cnndsl.backends.torch.weights import WeightMismatchError
+    net = cnndsl.load(SPEC)
+    source, target = net.to_torch(), net.to_torch()
+    state = source.state_dict()
+    # same names in another order: by name, every tensor lands where its name says
+    shuffled = dict(reversed(list(state.items())))
+    report = load_weights(target, shuffled)
+    assert report.ok and report.pairing == "name" and len(report.loaded) == len(state)
+    assert str(report).startswith(f"{len(state)} tensors pair up by name")
+    assert all(torch.equal(target.state_dict()[k], v) for k, v in state.items())
+    # two same-shaped layers' names swapped: by name they go where the names say
+    swapped = dict(state)
+    a, b = "layer1.0.conv1.weight", "layer1.1.conv1.weight"
+    swapped[a], swapped[b] = state[b], state[a]
+    load_weights(target, swapped)
+    assert torch.equal(target.state_dict()[a], state[b])
+    # other names: an error by default, whose hint says declaration order would fit
+    renamed = {f"old.{i}.{k.rsplit('.', 1)[-1]}": v for i, (k, v) in enumerate(state.items())}
+    with pytest.raises(WeightMismatchError, match="declaration order pairs all"):
+        load_weights(net.to_torch(), renamed)
+    report = load_weights(target, renamed, by_order=True)
+    assert report.ok and report.pairing == "declaration order"
+    assert str(report).startswith(f"{len(state)} tensors pair up by declaration order")

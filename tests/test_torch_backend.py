@@ -110,7 +110,7 @@ def compare(net, reference, regime: str) -> tuple[float, float]:
     reference = reference.to(dtype).eval()
     with torch.device("meta"):  # weights come from torchvision: skip initialising
         module = net.to_torch()
-    report = load_weights(module, reference.state_dict(), assign=True)
+    report = load_weights(module, reference.state_dict(), assign=True, by_order=True)
     assert report.ok and not report.missing, str(report)
     module = module.to(dtype).eval()
     assert sum(p.numel() for p in module.parameters()) == net.report()["total_params"]
@@ -275,7 +275,7 @@ def test_language_doc_mobilenet_v2_is_torchvisions():
         module, reference = net.to_torch(), models.mobilenet_v2()
     reference.to_empty(device="cpu")
     randomize(reference)
-    report = load_weights(module, reference.state_dict(), assign=True)
+    report = load_weights(module, reference.state_dict(), assign=True, by_order=True)
     assert report.ok and not report.missing, str(report)
     assert net.report()["total_params"] == 3_504_872 == sum(p.numel() for p in module.parameters())
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
@@ -358,7 +358,7 @@ def test_convnext_weights_say_what_was_reshaped_and_reordered():
     with torch.device("meta"):
         module, reference = net.to_torch(), models.convnext_tiny()
     theirs = reference.state_dict()
-    report = load_weights(module, theirs, assign=True)
+    report = load_weights(module, theirs, assign=True, by_order=True)
     assert report.ok and not report.missing
     assert len(report.reshaped) == 36 and len(report.reordered) == 18
     assert all(len(ours) == 4 and ours[2:] == (1, 1) and theirs_shape == ours[:2]
@@ -371,7 +371,7 @@ def test_convnext_weights_say_what_was_reshaped_and_reordered():
     assert "convnext_block1.layer_scale1.gamma <- features.1.0.layer_scale" in text
     del theirs["features.5.4.layer_scale"]
     with pytest.raises(WeightMismatchError, match="convnext_block11.layer_scale1.gamma"):
-        load_weights(net.to_torch(), theirs)
+        load_weights(net.to_torch(), theirs, by_order=True)
 
 
 def test_torchvision_convnext_weights_export_to_onnx(tmp_path):
@@ -380,7 +380,7 @@ def test_torchvision_convnext_weights_export_to_onnx(tmp_path):
     ort = pytest.importorskip("onnxruntime")
     net = cnndsl.load(SPECS / "convnext_tiny.cnn", input="3x32x32")
     reference = torchvision_model("convnext_tiny")
-    net.to_onnx(tmp_path / "convnext.onnx", state_dict=reference.state_dict())
+    net.to_onnx(tmp_path / "convnext.onnx", state_dict=reference.state_dict(), by_order=True)
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
     session = ort.InferenceSession(str(tmp_path / "convnext.onnx"),
                                    providers=["CPUExecutionProvider"])

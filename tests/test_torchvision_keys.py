@@ -55,3 +55,32 @@ def test_labelled_list_is_every_twin_with_labels():
         with torch.device("meta"):
             ours = set(net.to_torch().state_dict())
         assert ours != set(reference(name).state_dict()), f"add {name} to LABELLED"
+
+
+def test_checkpoint_with_names_from_before_labels(tmp_path):
+    """A state dict saved from resnet18 before the zoo took torchvision's names (the
+    same spec without its labels: `resnet_stem1.conv1`, `basic_stage1.basic1.conv1`)
+    no longer fits by name: the error says why, and by_order=True loads it."""
+    import re
+    from cnndsl.backends.torch import load_weights
+    from cnndsl.backends.torch.weights import WeightMismatchError
+    for source in [SPECS / "resnet18.cnn", SPECS / "lib" / "resnet.cnn"]:
+        text = re.sub(r"\b(?:[a-z_][a-z0-9_]*): (?:sequential )?", "", source.read_text())
+        text = text.replace("conv(64, 7, stride=2, pad=3, bias=false); bn; relu\n"
+                            "  maxpool(3, stride=2, pad=1)", "resnet_stem")
+        target = tmp_path / source.relative_to(SPECS)
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(text)
+    old = cnndsl.load(tmp_path / "resnet18.cnn", input="3x32x32").to_torch().eval()
+    assert "resnet_stem1.conv1.weight" in old.state_dict()
+    assert "basic_stage1.basic1.conv1.weight" in old.state_dict()
+    new = cnndsl.load(SPECS / "resnet18.cnn", input="3x32x32").to_torch().eval()
+    with pytest.raises(WeightMismatchError) as err:
+        load_weights(new, old.state_dict())
+    assert "declaration order pairs all" in str(err.value)
+    assert "before the zoo's specs took torchvision's names" in str(err.value)
+    report = load_weights(new, old.state_dict(), by_order=True)
+    assert report.ok and report.pairing == "declaration order"
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(new(x), old(x))

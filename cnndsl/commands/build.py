@@ -23,7 +23,10 @@ def configure(parser) -> None:
                         help="file to write; '-' writes the PyTorch source to standard output")
     parser.add_argument("--weights", metavar="CKPT",
                         help="weights to load: a checkpoint from cnndsl train (best.pt, last.pt) or "
-                             "a saved state_dict (e.g. torchvision's), by declaration order")
+                             "a saved state_dict (e.g. torchvision's), paired by name")
+    parser.add_argument("--by-order", action="store_true",
+                        help="pair --weights by declaration order, not by name (weights "
+                             "named another way, e.g. torchvision's for an unlabelled spec)")
     parser.add_argument("--weights-out", metavar="PATH",
                         help="torch target: where to save the weights (default: OUT with .pt, "
                              "which replaces only a file an earlier build saved with OUT)")
@@ -76,7 +79,7 @@ def run(args) -> int:
     outputs.target(args.output)  # refused before any work: an input, a folder, ...
     options = {"weights": args.weights, "weights_out": args.weights_out, "opset": args.opset,
                "fold_bn": args.fold_bn, "inference": args.inference, "outputs": outputs,
-               "with_preprocessing": args.with_preprocessing}
+               "with_preprocessing": args.with_preprocessing, "by_order": args.by_order}
     if args.target == "torch" and args.weights:  # ... or a weights file it did not write
         from cnndsl.backends.torch import weights_target
         weights_target(args.output, options, outputs)

@@ -56,7 +56,10 @@ def configure(parser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out (default: the latest runs/SPEC_NAME*)")
     parser.add_argument("--init", metavar="CHECKPOINT",
-                        help="start from these weights (a cnndsl checkpoint or a state dict file)")
+                        help="start from these weights (a cnndsl checkpoint or a state dict file), "
+                             "paired by name")
+    parser.add_argument("--by-order", action="store_true", default=None,
+                        help="pair --init's tensors by declaration order, not by name")
     parser.add_argument("--freeze", action="append", default=[], metavar="PATTERN",
                         help="freeze layers whose hierarchical name matches, e.g. 'conv*' or basic1")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
@@ -68,8 +71,8 @@ def configure(parser) -> None:
 # command-line option -> TrainConfig field, for the options that map one to one
 _FIELDS = ("data", "input", "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay",
            "label_smoothing", "augment", "device", "amp", "amp_dtype", "channels_last", "compile",
-           "init", "seed", "workers", "nproc_per_node", "allow_large", "val_split", "patience",
-           "log")
+           "init", "by_order", "seed", "workers", "nproc_per_node", "allow_large", "val_split",
+           "patience", "log")
 
 
 def build_config(args):

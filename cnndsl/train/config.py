@@ -57,6 +57,7 @@ class TrainConfig:
     out: str | None = None
     resume: bool = False
     init: str | None = None
+    by_order: bool = False  # pair --init's tensors by declaration order, not by name
     freeze: list = field(default_factory=list)
     seed: int = 0
     workers: int | None = None  # DataLoader workers for on-disk data sets

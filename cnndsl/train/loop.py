@@ -79,8 +79,9 @@ def _train(config: TrainConfig, out: Path, resumed: dict | None, context: Contex
     torch.manual_seed(config.seed)
     model = build_model(net) if build_model is not None else net.to_torch()
     if config.init and resumed is None:
-        report = init_from(model, config.init, notes)
-        notes.append(f"init: {len(report.loaded)} tensors from {config.init}"
+        report = init_from(model, config.init, notes, by_order=config.by_order)
+        notes.append(f"init: {len(report.loaded)} tensors from {config.init} (paired by "
+                     f"{report.pairing})"
                      + (f"; re-initialised: {', '.join(k for k, *_ in report.mismatched)}"
                         if report.mismatched else ""))
     frozen = freeze(model, config.freeze)

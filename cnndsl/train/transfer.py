@@ -1,10 +1,12 @@
-"""Transfer learning: --init (weights by declaration order) and --freeze PATTERN.
+"""Transfer learning: --init (weights by name, or declaration order) and --freeze PATTERN.
 
 --init takes a cnndsl checkpoint or any file holding a state dict (e.g.
-torchvision's ``resnet34-b627a593.pth``).  Tensors are matched by declaration
-order, not by name (torchvision's ``layer2.0.conv1`` is our ``basic4.conv1``),
-with shape checks; a tensor whose shape differs — the usual case is a new
-classifier head for another class count — keeps its fresh initialisation.
+torchvision's ``resnet34-b627a593.pth``).  Tensors pair by name (a zoo spec
+labelled as torchvision names its layers loads torchvision's keys), or with
+--by-order by declaration order (weights named another way: torchvision's
+``layer2.0.conv1`` for an unlabelled spec's ``basic4.conv1``), with shape checks;
+a tensor whose shape differs — the usual case is a new classifier head for
+another class count — keeps its fresh initialisation.
 
 --freeze takes shell-style patterns matched against a layer's dotted
 hierarchical name or any dotted suffix of it (cnndsl.train.patterns): ``conv1``,
@@ -21,19 +23,22 @@ from cnndsl.state_dicts import read_state_dict
 from cnndsl.train.errors import CheckpointError, TrainError
 
 
-def init_from(model: torch.nn.Module, path: str | Path, notes: list[str] | None = None):
-    """Copy the tensors of `path` into `model`, paired by declaration order.
+def init_from(model: torch.nn.Module, path: str | Path, notes: list[str] | None = None,
+              by_order: bool = False):
+    """Copy the tensors of `path` into `model`, paired by name (by declaration order
+    with `by_order`).
 
-    Pairing is the PyTorch back end's (cnndsl.backends.torch.weights.align):
-    entries are matched in order on their kind and shape, so a head of another
-    size is reported as mismatched and keeps its fresh initialisation.
+    Pairing is the PyTorch back end's (cnndsl.backends.torch.weights): a head of
+    another size is reported as mismatched and keeps its fresh initialisation.
     Returns the back end's WeightReport."""
     from cnndsl.backends.torch.weights import load_weights
     report = load_weights(model, read_state_dict(path, role="--init file", notes=notes),
-                          strict=False)
+                          strict=False, by_order=by_order)
     if not report.loaded:
         raise CheckpointError(f"--init file {path} matches none of the network's tensors",
-                              hint="is it a state dict of the same architecture?")
+                              hint=(report.hint or "is it a state dict of the same "
+                                    "architecture?").replace("by_order=True (--by-order)",
+                                                              "--by-order"))
     return report
 
 

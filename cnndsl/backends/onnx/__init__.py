@@ -45,11 +45,12 @@ __all__ = ["DEFAULT_OPSET", "WeightsError", "build_file", "build_model", "export
 
 
 def build_model(network, state_dict=None, fold_bn: bool = True,
-                opset: int | None = None) -> onnx.ModelProto:
-    """The ONNX model of `network` (a cnndsl.Network), not yet saved."""
+                opset: int | None = None, by_order: bool = False) -> onnx.ModelProto:
+    """The ONNX model of `network` (a cnndsl.Network), not yet saved; `state_dict`'s
+    tensors pair by name, or with by_order=True by declaration order."""
     opset = _check_opset(opset)
     graph = network.graph
-    ctx = Emission(graph, ParamSource(graph, state_dict), opset,
+    ctx = Emission(graph, ParamSource(graph, state_dict, by_order), opset,
                    plan_folds(graph) if fold_bn else {})
     for node in graph.nodes:
         emit = EMITTERS.get(node.op)
@@ -85,7 +86,7 @@ def build_model(network, state_dict=None, fold_bn: bool = True,
 
 def export(network, path, state_dict=None, fold_bn: bool = True,
            opset: int | None = None, outputs: Outputs | None = None,
-           finish=None) -> onnx.ModelProto:
+           finish=None, by_order: bool = False) -> onnx.ModelProto:
     """Write `network` to `path` as ONNX and return the model.
 
     Args:
@@ -99,8 +100,10 @@ def export(network, path, state_dict=None, fold_bn: bool = True,
         outputs: the cnndsl.files.Outputs of the command writing it.
         finish: called with the model before it is saved (build_file's
             preprocessing metadata and nodes).
+        by_order: pair `state_dict`'s tensors by declaration order, not by name
+            (weights named another way: torchvision's for an unlabelled spec).
     """
-    model = build_model(network, state_dict, fold_bn, opset)
+    model = build_model(network, state_dict, fold_bn, opset, by_order)
     if finish is not None:
         finish(model)
     path = Path(path)
@@ -154,7 +157,7 @@ def build_file(network, output, options: dict) -> Path:
     export(network, output, state_dict=state_dict, fold_bn=options.get("fold_bn", True),
            opset=options.get("opset"),
            outputs=options.get("outputs") or Outputs.for_network(network, weights=weights),
-           finish=finish)
+           finish=finish, by_order=bool(options.get("by_order")))
     return Path(output)
 
 

@@ -58,9 +58,11 @@ CONSTANT_INIT = {("bn", "weight"): 1.0, ("bn", "bias"): 0.0, ("bn", "running_mea
 class ParamSource:
     """Hands out each parameter as a float32 numpy array."""
 
-    def __init__(self, graph: Graph, state_dict: Mapping[str, object] | None = None):
+    def __init__(self, graph: Graph, state_dict: Mapping[str, object] | None = None,
+                 by_order: bool = False):
         self.graph = graph
-        self.arrays = None if state_dict is None else _check(graph, _to_numpy(state_dict))
+        self.arrays = None if state_dict is None else _check(graph, _to_numpy(state_dict),
+                                                             by_order)
 
     def get(self, node: Node, suffix: str) -> np.ndarray:
         shape = expected_params(node)[suffix]
@@ -101,11 +103,14 @@ def _to_numpy(state_dict: Mapping[str, object]) -> dict[str, np.ndarray]:
     return strip_parallel_prefix(arrays)
 
 
-def _check(graph: Graph, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _check(graph: Graph, arrays: dict[str, np.ndarray],
+           by_order: bool = False) -> dict[str, np.ndarray]:
     expected = {f"{node.name}.{suffix}": shape
                 for node in graph.nodes for suffix, shape in expected_params(node).items()}
+    renamed = arrays
     if any(k not in arrays for k in expected):
-        arrays = _by_declaration_order(expected, arrays)
+        renamed = _by_declaration_order(expected, arrays)
+        arrays = renamed if by_order else arrays
     missing = [k for k in expected if k not in arrays]
     unexpected = [k for k in arrays if k not in expected and not k.endswith(".num_batches_tracked")]
     wrong = [f"{k}: {_shape(arrays[k].shape)} in the weights, {_shape(s)} in the spec"
@@ -118,9 +123,13 @@ def _check(graph: Graph, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     if wrong:
         problems.append(f"wrong shape for {_few(wrong)}")
     if problems:
+        hint = ("the names differ, and declaration order pairs every tensor (weights named "
+                "before the zoo's specs took torchvision's names, or by another "
+                "implementation): pass by_order=True (--by-order) to pair by order"
+                if renamed is not arrays else "export with the spec (and --input/--set "
+                "values) the checkpoint was trained with")
         raise WeightsError(f"the weights do not fit network {graph.name}: " + "; ".join(problems),
-                           hint="export with the spec (and --input/--set values) the "
-                                "checkpoint was trained with")
+                           hint=hint)
     return {k: arrays[k].astype(np.float32, copy=False) for k in expected}
 
 

@@ -70,7 +70,7 @@ def build_file(network, output, options: dict | None = None) -> None:
     cnndsl.files).
 
     options["weights"]: a checkpoint or state dict to map onto the module (by
-    declaration order, shape-checked); its state dict, keyed by this module's
+    name, or by declaration order where options["by_order"], shape-checked); its state dict, keyed by this module's
     names, is saved to options["weights_out"], by default `<output stem>.pt`
     beside the source.  That default name replaces an existing file only if an
     earlier build wrote it for this same source (the source's first line records
@@ -87,11 +87,13 @@ def build_file(network, output, options: dict | None = None) -> None:
         outputs.write(output, text)
         return
     weights_out, named, owned = weights_target(output, options, outputs)
+    by_order = bool(options.get("by_order"))
     if inference:
-        module = build_inference_module(network, read_state_dict(options["weights"]))
+        module = build_inference_module(network, read_state_dict(options["weights"]),
+                                        by_order=by_order)
     else:
         module = build_module(network)
-        load_weights(module, read_state_dict(options["weights"]), strict=True)
+        load_weights(module, read_state_dict(options["weights"]), strict=True, by_order=by_order)
     import torch
     saved = {}
 

@@ -52,12 +52,14 @@ def _numpy(tensor):
     return None if tensor is None else tensor.detach().cpu().double().numpy()
 
 
-def build_inference_module(network, weights=None, channels_last: bool | None = None):
+def build_inference_module(network, weights=None, channels_last: bool | None = None,
+                           by_order: bool = False):
     """The inference module in eval mode, holding `weights` (a state dict or a
     weights file; None: the training module's fresh initialisation) folded.
     channels_last: None converts the weights of a network on feature maps to
     channels_last (NHWC), which measured faster in 11 of 12 CPU cases
-    (docs/performance.md); False keeps NCHW."""
+    (docs/performance.md); False keeps NCHW.  by_order: pair `weights` by
+    declaration order, not by name (see load_weights)."""
     import torch
 
     from cnndsl.backends.torch import build_module, load_weights
@@ -66,7 +68,7 @@ def build_inference_module(network, weights=None, channels_last: bool | None = N
     if weights is not None:
         if not isinstance(weights, dict):
             weights = read_state_dict(weights)
-        load_weights(trained, weights, strict=True)
+        load_weights(trained, weights, strict=True, by_order=by_order)
     rewritten, folds = inference_network(network)
     module = build_module(rewritten)
     module.load_state_dict(_folded(network, folds, trained.state_dict()), strict=True)

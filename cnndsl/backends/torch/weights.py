@@ -1,9 +1,16 @@
 """Weight import: map a same-architecture state_dict onto a compiled module.
 
-Names differ between implementations (torchvision's `layer2.0.conv1.weight` is
-our `basic4.conv1.weight`) but declaration order does not: generated modules
-register parameters in the order the spec declares them, as hand-written
-models do.  So both state_dicts are aligned in order, entry by entry, on the
+Tensors pair by name: a spec labelled as its reference is (the zoo's ResNets
+are torchvision's `layer2.0.conv1`) loads a state_dict key for key.  Pairing by
+declaration order is for weights named another way (an unlabelled spec's
+`basic4.conv1.weight`, or a checkpoint written before the zoo's labels), and
+only when asked for (`by_order=True`, `--by-order`): names that differ are
+then paired by where they stand, and a name that does not fit is an error whose
+hint says whether declaration order would pair everything.
+
+Declaration order: generated modules register parameters in the order the spec
+declares them, as hand-written models do.  So both state_dicts are aligned in
+order, entry by entry, on the
 last name part (`weight`, `running_mean`, ...) and the shape; `difflib` finds
 the best alignment, so one extra or missing layer shows up as exactly that
 instead of shifting every later tensor.
@@ -34,6 +41,8 @@ class WeightReport:
     reshaped: list[tuple[str, tuple, str, tuple]] = field(default_factory=list)
     reordered: list[tuple[str, str]] = field(default_factory=list)  # (ours, theirs)
     moved: list[tuple[str, str]] = field(default_factory=list)  # (ours, theirs)
+    pairing: str = "name"  # "name", or "declaration order" (by_order=True)
+    hint: str | None = None  # for names that do not fit: what would load them
 
     @property
     def ok(self) -> bool:
@@ -41,7 +50,7 @@ class WeightReport:
                     or any(not k.endswith("num_batches_tracked") for k in self.missing))
 
     def __str__(self) -> str:
-        lines = [f"{len(self.loaded)} tensors pair up by declaration order"]
+        lines = [f"{len(self.loaded)} tensors pair up by {self.pairing}"]
         if self.reshaped:
             lines.append(f"  {len(self.reshaped)} reshaped, the same weights (an nn.Linear on "
                          f"channels-last maps is a 1x1 convolution):")
@@ -61,6 +70,8 @@ class WeightReport:
         lines += [f"  missing (kept as initialised): {k}" for k in self.missing
                   if not k.endswith("num_batches_tracked")]
         lines += [f"  unexpected (ignored): {k}" for k in self.unexpected]
+        if self.hint and not self.ok:
+            lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
 
 
@@ -183,13 +194,42 @@ def _align(ours: dict, our_keys: list[str], theirs: dict,
     return report
 
 
+def by_name(ours: dict, theirs: dict) -> WeightReport:
+    """Pair the entries of two state_dicts by key, shapes checked (up to trailing 1s:
+    an nn.Linear's weight for a 1x1 convolution's).  When names do not fit, the
+    report's hint says whether declaration order would pair every tensor."""
+    report = WeightReport()
+    for key, tensor in ours.items():
+        if key not in theirs:
+            report.missing.append(key)
+        elif _signature(key, tensor) != _signature(key, theirs[key]):
+            report.mismatched.append((key, tuple(tensor.shape), key, tuple(theirs[key].shape)))
+        else:
+            report.loaded.append((key, key))
+    report.unexpected = [k for k in theirs if k not in ours]
+    report.reshaped = [(o, tuple(ours[o].shape), t, tuple(theirs[t].shape))
+                       for o, t in report.loaded if tuple(ours[o].shape) != tuple(theirs[t].shape)]
+    if not report.ok and (report.missing or report.unexpected):
+        ordered = align(ours, theirs)
+        if ordered.ok:
+            report.hint = (f"the names differ, and declaration order pairs all "
+                           f"{len(ordered.loaded)} tensors (weights named before the zoo's "
+                           f"specs took torchvision's names, or named by another "
+                           f"implementation): pass by_order=True (--by-order) to pair by order")
+        else:
+            report.hint = ("the names differ, and declaration order does not pair them "
+                           "either: is it the same architecture?")
+    return report
+
+
 def load_weights(module, state_dict: dict, strict: bool = True,
-                 assign: bool = False) -> WeightReport:
+                 assign: bool = False, by_order: bool = False) -> WeightReport:
     """Copy `state_dict` (e.g. torchvision's `resnet34().state_dict()`) into `module`
-    (from `Network.to_torch()` or a generated file), pairing tensors by declaration
-    order with shape checks; report.reshaped and report.reordered say where an
-    nn.Linear weight became a 1x1 convolution's or a module's own tensor (a layer
-    scale) paired after its layers (see the module doc).
+    (from `Network.to_torch()` or a generated file), pairing tensors by name, or
+    with by_order=True by declaration order, with shape checks; report.pairing
+    says which, report.reshaped and report.reordered say where an nn.Linear
+    weight became a 1x1 convolution's or a module's own tensor (a layer scale)
+    paired after its layers (see the module doc).
 
     strict=True raises WeightMismatchError (a ValueError) listing every shape
     mismatch, missing and unexpected tensor, and loads nothing; strict=False
@@ -199,7 +239,9 @@ def load_weights(module, state_dict: dict, strict: bool = True,
     for modules built on the meta device.
     """
     ours = module.state_dict()
-    report = align(ours, state_dict)
+    report = align(ours, state_dict) if by_order else by_name(ours, state_dict)
+    if by_order:
+        report.pairing = "declaration order"
     if strict and not report.ok:
         raise WeightMismatchError(report)
     mapped = {o: state_dict[t].reshape(ours[o].shape) for o, t in report.loaded}
