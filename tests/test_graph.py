@@ -202,10 +202,10 @@ def test_depth_two_nests_calls_inside_clusters():
     view = build_view(cnndsl.load(ROOT / "specs" / "resnet50.cnn").graph, depth=2)
     dot = parse_dot(to_dot(view))
     top = [c for c, v in dot.clusters.items() if v["parent"] is None]
-    assert top == ["cluster_resnet_stem1", *(f"cluster_bottleneck_stage{k}" for k in range(1, 5))]
-    stages = top[1:]
-    label = dot.clusters["cluster_bottleneck_stage1"]["attrs"]["label"]
-    assert label.startswith("bottleneck_stage1: bottleneck_stage(n=3, c=64")
+    assert top == [f"cluster_layer{k}" for k in range(1, 5)]  # the labels of its stages
+    stages = top
+    label = dot.clusters["cluster_layer1"]["attrs"]["label"]
+    assert label.startswith("layer1: bottleneck_stage(n=3, c=64")
     assert sum(len(dot.clusters[c]["nodes"]) for c in stages) == 3 + 4 + 6 + 3
 
 
