@@ -171,7 +171,8 @@ class Elaborator:
         prefix = ctx.scope[-1].name if ctx.scope else ""
         name = self.builder.label_name(prefix, label, "sequential")
         self.builder.open_scope(name, declared_labels([node]), label.sequential)
-        frame = ScopeFrame(block=label.name or "sequential", name=name, args=(), span=label.span, group=True)
+        frame = ScopeFrame(block=label.name or "sequential", name=name, args=(),
+                           span=label.span, group=True)
         # a group names layers; what it binds and computes is the enclosing body's
         inner = Context(ctx.names, ctx.tensors, (*ctx.scope, frame), ctx.calls, ctx.defaults,
                         ctx.origins, ctx.block)

@@ -115,10 +115,11 @@ def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
             continue
         callee = item.child.variant.class_name if item.child else item.callee
         args = [e if kw is None else f"{kw}={e}" for (kw, _), e in zip(item.args, exprs)]
-        lines = _call_lines(names.attribute_assignment(item.attr), callee, args, indent=8)
-        if item.attr.isdigit():  # self.add_module("0", nn.Conv2d(...))
-            lines[-1] += ")"
-        init += lines
+        if item.attr.isdigit():  # self.add_module("0", nn.Conv2d(...)), wrapped as black does
+            call = f"{callee}({', '.join(args)})"
+            init += _wrapped(f"{names.attribute_assignment(item.attr)}{call})", indent=8)
+        else:
+            init += _call_lines(names.attribute_assignment(item.attr), callee, args, indent=8)
     signature = _call_lines("def ", "__init__", ["self", *(p.name for p in variant.params)],
                             indent=4)
     signature[-1] += ":"  # wrapped as black wraps a long def (MBConv has a dozen arguments)
