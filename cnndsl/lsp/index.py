@@ -51,6 +51,8 @@ class NodeIndex:
         for node in graph.nodes[1:]:  # not the input, whose span is the network's
             self._anchor(node.span).layers.append(node.id)
             for frame in node.scope:
+                if frame.group:  # a labelled group is no block call to describe
+                    continue
                 anchor = self._anchor(frame.span)
                 anchor.calls.setdefault(frame.name, CallInstance(frame)).nodes.append(node.id)
 
