@@ -81,11 +81,11 @@ def test_call_chains_and_unclosed_braces_are_golden():
     first, ending at the spec's own line); a missing '}' names the '{' it leaves open."""
     golden = {p.stem: p.with_suffix(".err").read_text() for p in ERRORS}
     chain = golden["library_call_chain"].splitlines()
-    assert chain[0].startswith("specs/lib/densenet.cnn:10:")
+    assert chain[0].startswith("specs/lib/densenet.cnn:11:")
     notes = [line for line in chain if ": note: " in line]
     assert notes == [
-        "specs/lib/densenet.cnn:16:14: note: in dense_layer(growth=0) called here",
-        "tests/errors/library_call_chain.cnn:8:3: note: in dense_block(n=2, growth=0) called here"]
+        "specs/lib/densenet.cnn:16:14: note: in denselayer(growth=0) called here",
+        "tests/errors/library_call_chain.cnn:8:3: note: in denseblock(n=2, growth=0) called here"]
     shape = golden["library_shape_chain"].splitlines()
     assert shape[0].startswith("specs/lib/vgg.cnn:12:3: error: spatial size reaches 0x0")
     assert "tests/errors/library_shape_chain.cnn:11:3: note: in vgg_stage(n=3, c=512) called here" \

@@ -43,7 +43,7 @@ def test_build_torch_with_weights(tmp_path):
     torch.save({"state_dict": {f"other.{k}": v for k, v in source.state_dict().items()}}, ckpt)
     out = tmp_path / "model.py"
     assert main(["build", str(spec), "--target", "torch", "-o", str(out),
-                 "--weights", str(ckpt)]) == 0
+                 "--weights", str(ckpt), "--by-order"]) == 0  # other names: by order
     saved = torch.load(tmp_path / "model.pt")
     assert all(torch.equal(saved[k], v) for k, v in source.state_dict().items())
 
