@@ -36,15 +36,17 @@ def call_signature(block: ast.BlockDef, args: dict[str, object]) -> str:
 _UNKNOWN = object()
 
 
-def call_note(block: ast.BlockDef, args: dict[str, object], span: Span) -> tuple[Span, str]:
-    return span, f"in {call_signature(block, args)} called here"
+def call_note(block: ast.BlockDef, args: dict[str, object], span: Span,
+              label: str | None = None) -> tuple[Span, str]:
+    named = f"{label}: " if label else ""  # `in layer1: basic_stage(n=2, c=64) called here`
+    return span, f"in {named}{call_signature(block, args)} called here"
 
 
 def note_call(exc: SpecError, block: ast.BlockDef, args: dict[str, object],
-              span: Span) -> None:
-    """Add 'in BLOCK(...) called here' to an error raised inside the call (the
+              span: Span, label: str | None = None) -> None:
+    """Add 'in [LABEL: ]BLOCK(...) called here' to an error raised inside the call (the
     innermost call is added first, as the error travels out)."""
-    note = call_note(block, args, span)
+    note = call_note(block, args, span, label)
     exc.diagnostics = [_with_note(d, note) for d in exc.diagnostics]
 
 
@@ -54,8 +56,8 @@ def chain_notes(scope: tuple[ScopeFrame, ...],
     notes = []
     for frame in reversed(scope):
         block = blocks.get(frame.block)
-        if block is not None:
-            notes.append(call_note(block, dict(frame.args), frame.span))
+        if block is not None and not frame.group:
+            notes.append(call_note(block, dict(frame.args), frame.span, frame.label))
     return tuple(notes)
 
 

@@ -357,7 +357,7 @@ class Elaborator:
         self.builder.open_scope(name, declared_labels(block.body.statements),
                                 label is not None and label.sequential)
         frame = ScopeFrame(block=block.name, name=name, args=tuple(names.items()),
-                           span=call.span)
+                           span=call.span, label=label.name if label else None)
         # a block sees its own arguments, and the caller's layer defaults (like arg_scope)
         inner = Context(names, {}, (*ctx.scope, frame), (*ctx.calls, block), ctx.defaults,
                         block=(block.name, index))
@@ -365,7 +365,7 @@ class Elaborator:
             for statement in block.body.statements:
                 current = self.statement(statement, current, inner)
         except SpecError as exc:
-            note_call(exc, block, names, call.span)
+            note_call(exc, block, names, call.span, frame.label)
             raise
         return current
 

@@ -27,6 +27,7 @@ class ScopeFrame:
     args: tuple[tuple[str, object], ...]  # bound arguments, in declaration order
     span: Span  # the call site
     group: bool = False  # a labelled group of statements, not a block call
+    label: str | None = None  # the label that named this call (`layer1: basic_stage(...)`)
 
 
 @dataclass(frozen=True)
