@@ -41,23 +41,24 @@ def test_every_unmatched_pattern_is_reported():
 def test_closest_names():
     assert closest("conv2", NAMES)[0] == "conv1"
     assert "block1.conv1" in closest("blok1.conv1", NAMES)
+    # nothing near (`layer9` in a net of digit-named suffixes): the top-level names, in order
+    assert closest("zzzz", NAMES) == ["stem", "stage1", "stage2", "head"]
 
 
 torch = pytest.importorskip("torch")
 
 
 def test_docs_recipe_on_resnet34():
-    """The patterns of docs/training.md's transfer-learning recipe freeze the stem
-    and the first two stages of resnet34, and nothing else."""
+    """The pattern of docs/training.md's transfer-learning recipe freezes the first two
+    stages of resnet34 (everything under its labels layer1. and layer2.), and nothing
+    else."""
     import cnndsl
     from cnndsl.train.transfer import freeze
     model = cnndsl.load("specs/resnet34.cnn", input="3x32x32").to_torch()
-    frozen = freeze(model, ["resnet_stem*", "basic_stage[1-2]"])
-    assert frozen and all(n.split(".")[0] in ("resnet_stem1", "basic_stage1", "basic_stage2")
-                          for n in frozen)
+    frozen = freeze(model, ["layer[1-2]"])
+    assert frozen and all(n.split(".")[0] in ("layer1", "layer2") for n in frozen)
     for name, parameter in model.named_parameters():
-        assert parameter.requires_grad == (name.split(".")[0] not in
-                                           ("resnet_stem1", "basic_stage1", "basic_stage2")), name
+        assert parameter.requires_grad == (name.split(".")[0] not in ("layer1", "layer2")), name
 
 
 def test_one_unmatched_pattern_is_an_error_even_when_another_matches():
@@ -66,8 +67,8 @@ def test_one_unmatched_pattern_is_an_error_even_when_another_matches():
     from cnndsl.train.transfer import freeze
     model = cnndsl.load("specs/resnet34.cnn", input="3x32x32").to_torch()
     with pytest.raises(TrainError) as info:
-        freeze(model, ["conv1", "basic_stage9"])
+        freeze(model, ["conv1", "layer9"])
     text = str(info.value)
-    assert "--freeze basic_stage9 matches no layer" in text
-    assert "basic_stage1" in text  # the closest names
+    assert "--freeze layer9 matches no layer" in text
+    assert "layer1" in text  # the closest names
     assert not any(p.requires_grad is False for p in model.parameters())  # nothing half-frozen

@@ -37,7 +37,8 @@ def closest(pattern: str, names: list[str], count: int = 5) -> list[str]:
     candidates = sorted({tail for name in names for prefix in _prefixes(name)
                          for tail in suffixes(prefix)})
     near = difflib.get_close_matches(pattern, candidates, n=count, cutoff=0.5)
-    return near or sorted(candidates, key=len)[:count]
+    # nothing near: the network's top-level names, in order, say where to start
+    return near or list(dict.fromkeys(name.split(".")[0] for name in names))[:count]
 
 
 def _prefixes(name: str) -> list[str]:
