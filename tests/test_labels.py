@@ -175,3 +175,36 @@ def test_load_weights_pairs_by_name_and_says_so():
     report = load_weights(target, renamed, by_order=True)
     assert report.ok and report.pairing == "declaration order"
     assert str(report).startswith(f"{len(state)} tensors pair up by declaration order")
+
+
+HEADED = """
+network n {
+  input 3x8x8
+  conv(4, 3, pad=1)
+  AuxLogits: output aux(weight=0.4) { avgpool(global); flatten; fc: fc(2) }
+  head: sequential output aux2 { avgpool(global); flatten; fc(2) }
+  flatten; fc(2)
+}"""
+
+
+def test_a_label_names_an_output_heads_layers_not_its_output():
+    """`AuxLogits: output aux { ... }` (Inception-v3's head as torchvision names it): the
+    layers are AuxLogits.*, the output keeps its own name in the report and the module."""
+    net = cnndsl.loads(HEADED)
+    assert [n.name for n in net.graph.layers()] == [
+        "conv1", "AuxLogits.avgpool1", "AuxLogits.flatten1", "AuxLogits.fc", "head.0",
+        "head.flatten1", "head.1", "flatten1", "fc1"]
+    outputs = {o["name"]: o for o in net.report()["outputs"]}
+    assert set(outputs) == {"output", "aux", "aux2"}
+    assert outputs["aux"]["params"] == 4 * 2 + 2 and outputs["aux"]["loss_weight"] == 0.4
+    torch = pytest.importorskip("torch")
+    module = net.to_torch()
+    assert "AuxLogits.fc.weight" in module.state_dict() and "head.1.weight" in module.state_dict()
+    out = module.train()(torch.randn(2, 3, 8, 8))
+    assert list(out._fields) == ["output", "aux", "aux2"]
+
+
+def test_a_head_label_used_twice_is_refused_at_the_second():
+    with pytest.raises(cnndsl.SpecError) as info:
+        cnndsl.loads(HEADED.replace("head: sequential", "AuxLogits:"))
+    assert "label 'AuxLogits' is used twice" in str(info.value)

@@ -116,7 +116,7 @@ def test_diagrams_show_the_side_branches():
     assert "output 1000, head aux1 1000, head aux2 1000" in view.title
     heads = {box.name: box for box in view.boxes if box.name in ("aux1", "aux2")}
     assert set(heads) == {"aux1", "aux2"}
-    for name, tapped in (("aux1", "inception_tv3"), ("aux2", "inception_tv6")):
+    for name, tapped in (("aux1", "inception4a"), ("aux2", "inception4d")):
         assert heads[name].title == "output head, loss weight 0.3"
         assert heads[name].shape == (1000,)  # the head's result, not its first layer's
         source = next(b for b in view.boxes if b.name == tapped)  # 4a, 4d

@@ -48,10 +48,13 @@ def test_aux_twin_matches_torchvision_on_every_head(spec, tmp_path):
     randomize(theirs, seed=1)  # batch-norm statistics too, so eval-mode BN is not the identity
     ours = cnndsl.load(SPECS / f"{spec}.cnn").to_torch()
     report = load_weights(ours, theirs.state_dict(), strict=True)
+    # labelled as torchvision (aux1.conv.conv, AuxLogits.conv0.conv): every key by name
+    assert report.pairing == "name" and report.loaded == [(k, k) for k in ours.state_dict()]
     assert sum(p.numel() for p in ours.parameters()) == \
         sum(p.numel() for p in theirs.parameters())
     if spec == "googlenet_aux":  # torchvision registers aux1/aux2 after inception5b
-        assert {o.split(".")[0] for o, _ in report.moved} == {"aux1", "aux2"}
+        by_order = load_weights(ours, theirs.state_dict(), strict=True, by_order=True)
+        assert {o.split(".")[0] for o, _ in by_order.moved} == {"aux1", "aux2"}
     x = torch.randn(2, 3, INPUT[spec], INPUT[spec], generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         got, want = train_without_noise(ours)(x), train_without_noise(theirs)(x)

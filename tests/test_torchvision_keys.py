@@ -18,6 +18,21 @@ LABELLED = ["alexnet", "densenet121", "efficientnet_b0", "googlenet", "inception
             "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "shufflenet_v2_x1_0",
             "squeezenet1_1", "vgg16", "vgg16_bn", "vgg19", "wide_resnet50_2"]
 EXTRA_TWINS = {"mobilenet_v2": models.mobilenet_v2}
+# With output heads: torchvision registers them after the main path (GoogLeNet's aux1
+# after inception5b), the specs where they branch off, so the keys are the same but
+# not in the same order; their outputs are compared head by head in test_outputs_torch.
+AUX_TWINS = {"googlenet_aux": lambda: models.googlenet(aux_logits=True, init_weights=False),
+             "inception_v3_aux": lambda: models.inception_v3(aux_logits=True,
+                                                             init_weights=False)}
+
+
+@pytest.mark.parametrize("name", sorted(AUX_TWINS))
+def test_aux_twin_state_dict_loads_strictly(name):
+    net = cnndsl.load(SPECS / f"{name}.cnn")
+    with torch.device("meta"):
+        module, theirs = net.to_torch(), AUX_TWINS[name]()
+    assert sorted(module.state_dict()) == sorted(theirs.state_dict())
+    module.load_state_dict(theirs.state_dict(), strict=True, assign=True)
 
 
 def reference(name):

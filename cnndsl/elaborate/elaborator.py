@@ -163,6 +163,8 @@ class Elaborator:
                             "repeat, loop, `if` or merge")
         if isinstance(action, ast.Call):
             return self._Call(action, current, ctx, label)
+        if isinstance(action, ast.Output):
+            return self._Output(action, current, ctx, label)
         handler = getattr(self, "_" + type(action).__name__)
         return self._group(label, action, ctx, lambda inner: handler(action, current, inner))
 
@@ -197,21 +199,28 @@ class Elaborator:
                                      self.program.blocks, self.settings)
         return current
 
-    def _Output(self, out: ast.Output, current: int, ctx: Context) -> int:
+    def _Output(self, out: ast.Output, current: int, ctx: Context,
+                label: ast.Label | None = None) -> int:
         """A side branch from `current` ending in a named output; the main path goes on
-        from `current` (cnndsl.elaborate.outputs)."""
+        from `current` (cnndsl.elaborate.outputs).  A label names the head's layers'
+        scope (`AuxLogits: output aux ...`: torchvision's module, the output `aux`)."""
         check_head_place(out, ctx.scope)
         check_new_name(out.name, out.name_span, self.heads, self.main_output)
         weight = head_weight(out, self._evaluator(current, ctx))
+        name = out.name if label is None or label.name is None else \
+            self.builder.label_name("", label, "output")
+        self.builder.open_scope(name, declared_labels(out.body.statements),
+                                label is not None and label.sequential)
         inner = ctx.child()  # the head sees the network's parameters, lets and tensors
-        inner.scope = (head_frame(out, weight),)
+        inner.scope = (head_frame(out, weight, name),)
         try:
             result = self.body(out.body, current, inner)
         except SpecError as exc:
             note_head(exc, out, self.builder.nodes[current].shape)
             raise
         check_head_result(out, result, current)
-        self.heads.append(Head(out.name, result, current, out.span, weight))
+        self.heads.append(Head(out.name, result, current, out.span, weight,
+                               None if name == out.name else name))
         return current
 
     def _If(self, stmt: ast.If, current: int, ctx: Context) -> int:

@@ -67,10 +67,10 @@ def head_weight(out: ast.Output, evaluate) -> float:
     return float(value)
 
 
-def head_frame(out: ast.Output, weight: float) -> ScopeFrame:
-    """The scope frame of a head's layers: `aux1.conv1`, one class in generated code,
-    one cluster in diagrams (its argument: the loss weight)."""
-    return ScopeFrame(block=HEAD_BLOCK, name=out.name, args=(("weight", weight),),
+def head_frame(out: ast.Output, weight: float, name: str) -> ScopeFrame:
+    """The scope frame of a head's layers: `aux1.conv1` (or its label's `AuxLogits.conv0`),
+    one class in generated code, one cluster in diagrams (its argument: the loss weight)."""
+    return ScopeFrame(block=HEAD_BLOCK, name=name, args=(("weight", weight),),
                       span=out.span)
 
 

@@ -63,6 +63,11 @@ class Head:
     tap: int  # the tensor it branches off
     span: Span  # the `output NAME { ... }` statement
     weight: float = DEFAULT_HEAD_WEIGHT  # of its loss in training (the main output's is 1)
+    scope: str | None = None  # its layers' scope when labelled (`AuxLogits`); else its name
+
+    @property
+    def scope_name(self) -> str:
+        return self.scope or self.name
 
 
 @dataclass
@@ -85,7 +90,7 @@ class Graph:
     def head_of(self, node: Node) -> str | None:
         """The name of the output head `node` belongs to, or None on the main network."""
         if node.scope and node.scope[0].block == HEAD_BLOCK:
-            return node.scope[0].name
+            return next(h.name for h in self.heads if h.scope_name == node.scope[0].name)
         return None
 
     def __call__(self, depth: int | None = None):

@@ -34,7 +34,7 @@ def fold_weights(network, state_dict: dict) -> dict:
 def _folded(network, folds: dict[str, str], state_dict: dict) -> dict:
     import torch
     dropped = {f"{bn}.{key}" for bn in folds.values() for key in BN_KEYS}
-    heads = tuple(f"{head.name}." for head in network.graph.heads)  # not in the build
+    heads = tuple(f"{head.scope_name}." for head in network.graph.heads)  # not in the build
     result = {k: v for k, v in state_dict.items()
               if k not in dropped and not k.startswith(heads)}
     eps = {node.name: node.attrs["eps"] for node in network.graph.nodes if node.op == "bn"}
