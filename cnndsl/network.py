@@ -17,11 +17,14 @@ class Network:
     """A spec after elaboration and static checks."""
 
     def __init__(self, graph: Graph, warnings: list[Diagnostic], source: str,
-                 files: tuple[str, ...] = ()):
+                 files: tuple[str, ...] = (), rebuild=None):
         self.graph = graph
         self.warnings = warnings
         self.source = source  # the spec's text, kept for checkpoints and generated headers
         self.files = files  # resolved paths of the spec and the libraries it imports
+        # {param: value} -> the Graph with those network parameters changed (None: not
+        # rebuildable); generated code asks which layers a parameter reaches
+        self.rebuild = rebuild
 
     @property
     def name(self) -> str:
@@ -117,7 +120,9 @@ def loads(text: str, path: str = "<string>", input: str | Shape | None = None,
         graph, warnings = elaborate(program, shape, params)
     except RecursionError:
         raise SpecError(f"{path} nests too deeply to check", Span(path, 1, 1)) from None
-    return Network(graph, warnings, text, tuple(program.files))
+    given = dict(params or {})
+    rebuild = lambda changed: elaborate(program, shape, {**given, **changed})[0]  # noqa: E731
+    return Network(graph, warnings, text, tuple(program.files), rebuild)
 
 
 def load(path: str | Path, input: str | Shape | None = None,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cnndsl.backends.torch import names
 from cnndsl.backends.torch.emitters import HELPER_CLASSES
+from cnndsl.backends.torch.knobs import network_knobs
 from cnndsl.backends.torch.structure import (Instance, Variant, build_tree, group_variants,
                                              resolve_params)
 from cnndsl.escape import python_doc_lines
@@ -49,8 +50,11 @@ def generate(network, version: str) -> Source:
     outputs = _outputs_tuple(graph, root.variant.class_name, taken)
     module_names = frozenset({v.class_name for v in variants} | {"INPUT_SHAPE"}
                              | ({outputs["name"]} if outputs else set()))
+    knobs = network_knobs(network, root)  # before resolve_params rewrites the calls' args
     for variant in variants:
         resolve_params(variant, module_names)
+    for (i, j), name in knobs.items():
+        root.variant.exprs[i][j] = name
     classes = [_class_context(v, variants, graph) for v in variants]
     if outputs:
         classes[-1].update(_returns_all(graph, classes[-1]))
@@ -120,11 +124,12 @@ def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
             init += _wrapped(f"{names.attribute_assignment(item.attr)}{call})", indent=8)
         else:
             init += _call_lines(names.attribute_assignment(item.attr), callee, args, indent=8)
-    signature = _call_lines("def ", "__init__", ["self", *(p.name for p in variant.params)],
-                            indent=4)
+    params = [*(p.name for p in variant.params),
+              *(f"{name}={names.literal(value)}" for name, value in first.knobs)]
+    signature = _call_lines("def ", "__init__", ["self", *params], indent=4)
     signature[-1] += ":"  # wrapped as black wraps a long def (MBConv has a dozen arguments)
     return {"name": variant.class_name, "doc": _docstring(variant, variants, graph),
-            "signature": signature, "init": init, "params": [p.name for p in variant.params],
+            "signature": signature, "init": init, "params": params,
             "arguments": arguments, "forward": forward_lines, "result": result,
             "all_result": None}
 

@@ -46,6 +46,7 @@ class Instance:
     variant: "Variant | None" = None
     nodes: set[int] = field(default_factory=set)
     input_channels: int | None = None  # channels (or features) of the first input
+    knobs: list[tuple[str, object]] = field(default_factory=list)  # the network's: knobs.py
 
 
 @dataclass

@@ -1,0 +1,72 @@
+"""Network parameters as constructor arguments of the generated network class:
+`network resnet18(classes = 1000)` -> `def __init__(self, classes=1000)`, so the
+class is built as torchvision's is (`Resnet18(classes=10)`).
+
+Which constructor arguments a parameter reaches is measured, not guessed: the
+network is elaborated again with the parameter changed (a probe), and the
+network-level arguments that change are those that equal the parameter in both
+builds.  A parameter whose change reaches anything else (a layer inside a
+block, a count of layers, a value computed from it) stays a literal: the class
+is exact for the spec's values, and a constructor argument must be exact for
+every value it takes.  One probe (the value + 1) tells a layer that follows the
+parameter from one that does not; a spec that treats the two values alike but
+others differently (`fc(classes if classes < 2000 else 10)`) would fool it, as
+no spec in the zoo does.
+"""
+
+from __future__ import annotations
+
+from cnndsl.backends.torch import names
+from cnndsl.backends.torch.structure import Instance, build_tree
+from cnndsl.errors import SpecError
+
+
+def network_knobs(network, root: Instance) -> dict[tuple[int, int], str]:
+    """{(item index, argument index) in the network class: parameter name}, and the
+    parameters' names in `root.knobs` ([(name, default), ...], in the spec's order)."""
+    found: dict[tuple[int, int], str] = {}
+    if getattr(network, "rebuild", None) is None:
+        return found
+    for param, value in network.graph.params:
+        if isinstance(value, bool) or not isinstance(value, int):
+            continue  # only whole numbers: a float probe could round to the same layers
+        probe = value + 1
+        try:
+            changed = build_tree(network.rebuild({param: probe}))
+        except SpecError:  # the probe value is out of range for the spec (choices, sizes)
+            continue
+        sites = _sites(root, changed, value, probe)
+        if sites:
+            name = names.parameter_name(param, network.graph.output_node.span)
+            found.update(dict.fromkeys(sites, name))
+            root.knobs.append((name, value))
+    return found
+
+
+def _sites(root: Instance, changed: Instance, value: int, probe: int) -> list | None:
+    """The network-level arguments that are `value` here and `probe` there; None when
+    the change reaches anything else."""
+    if len(root.items) != len(changed.items):
+        return None
+    sites = []
+    for i, (a, b) in enumerate(zip(root.items, changed.items)):
+        if (a.attr, a.callee, a.call, len(a.args)) != (b.attr, b.callee, b.call, len(b.args)):
+            return None
+        if a.child is not None and not _same_tree(a.child, b.child):
+            return None
+        for j, ((_, x), (_, y)) in enumerate(zip(a.args, b.args)):
+            if x == y:
+                continue
+            if not (x == value and y == probe):
+                return None
+            sites.append((i, j))
+    return sites
+
+
+def _same_tree(a: Instance, b: Instance) -> bool:
+    if len(a.items) != len(b.items):
+        return False
+    return all((x.attr, x.callee, x.call, x.args) == (y.attr, y.callee, y.call, y.args)
+               and (x.child is None) == (y.child is None)
+               and (x.child is None or _same_tree(x.child, y.child))
+               for x, y in zip(a.items, b.items))
