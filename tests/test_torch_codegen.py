@@ -137,12 +137,19 @@ def test_op_without_emitter_names_op_and_span(monkeypatch):
     assert "'relu'" in str(err.value) and "hand.cnn:2:3" in str(err.value)
 
 
-def test_block_called_with_different_structures_gets_correct_classes():
+def test_block_with_an_optional_shortcut_is_one_class():
+    """basic(64) has an identity shortcut, basic(128, stride=2) a projection: one class,
+    whose downsample is None where the spec's `path if` is off (torchvision's rule,
+    measured on every call), and the module is still exact."""
     net = cnndsl.load(SPECS / "resnet34.cnn", input="3x32x32")
     source = generate_source(net)
-    assert "class Basic(nn.Module)" in source and "class Basic2(nn.Module)" in source
+    assert "class Basic(nn.Module)" in source and "class Basic2" not in source
+    assert "        if stride != 1 or in_channels != c:\n" in source
+    assert "            self.downsample = None\n" in source
+    assert "        if self.downsample is not None:\n            x = self.downsample(x)\n" in source
     module = net.to_torch()
     assert sum(p.numel() for p in module.parameters()) == 21797672
+    assert module.layer1[0].downsample is None and module.layer2[0].downsample is not None
 
 
 # Block arguments whose names collide with what the generator names on its own:
@@ -169,3 +176,77 @@ def test_colliding_argument_names_build_the_checked_network(case):
     assert shapes == [(n.attrs["channels"], n.attrs["in_channels"], 1, 1)
                       for n in net.graph.nodes if n.op == "conv"]
     assert tuple(module(torch.randn(2, *net.input_shape)).shape[1:]) == net.output_shape
+
+
+# Generated like torchvision's resnet.py and googlenet.py: one class per block definition
+# the network uses (a ResNet's block and stage, GoogLeNet's conv_bn and inception), then
+# the network's; labelled groups of layers are nn.Sequential(...) where they are used.
+SHAPED = {"resnet18": ["Basic", "BasicStage", "Resnet18"],
+          "resnet50": ["Bottleneck", "BottleneckStage", "Resnet50"],
+          "googlenet": ["ConvBn", "InceptionTv", "Googlenet"]}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPED))
+def test_torchvision_shaped_golden(name, update_golden, tmp_path):
+    black = pytest.importorskip("black")
+    net = _load_relative(f"specs/{name}.cnn")
+    source = generate_source(net)
+    golden = GOLDEN / f"torch_{name}.py"
+    if update_golden:
+        golden.write_text(source)
+    assert source == golden.read_text(), "run pytest --update-golden after a deliberate change"
+    tree = ast.parse(source)
+    classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
+    assert classes == SHAPED[name]  # the blocks the spec calls, and the network
+    used = {f.block for n in net.graph.nodes for f in n.scope if not f.group}
+    assert len(classes) == len(used) + 1
+    network = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == classes[-1])
+    init = next(f for f in network.body if isinstance(f, ast.FunctionDef))
+    assert [ast.unparse(a) for a in init.args.args] == ["self", "classes"]
+    assert [ast.unparse(d) for d in init.args.defaults] == ["1000"]
+    imports = [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert imports == ["import torch", "from torch import nn"]
+    assert source == black.format_str(source, mode=black.Mode(line_length=99))
+    # standalone, in a fresh interpreter: built with another class count, it runs
+    path = tmp_path / f"{name}_model.py"
+    path.write_text(source)
+    script = (f"import runpy, sys, torch\nsys.modules['cnndsl'] = None\n"
+              f"ns = runpy.run_path({str(path)!r})\n"
+              f"m = ns[{classes[-1]!r}](classes=10).eval()\n"
+              f"print(tuple(m(torch.randn(1, 3, 64, 64)).shape))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(1, 10)"
+
+
+def test_stage_classes_are_sequential_loops_with_the_block_count():
+    """resnet50's four stages are one class, an nn.Sequential built by a loop over its
+    block count (torchvision's _make_layer), and its modules are indexable."""
+    net = cnndsl.load(SPECS / "resnet50.cnn", input="3x32x32")
+    source = generate_source(net)
+    assert "class BottleneckStage(nn.Sequential):" in source
+    assert "        for _ in range(1, n):\n            layers.append(Bottleneck(c * 4, c))\n" \
+        in source
+    assert "self.layer3 = BottleneckStage(512, n=6, c=256, stride=2)" in source
+    module = net.to_torch()
+    assert isinstance(module.layer3, torch.nn.Sequential) and len(module.layer3) == 6
+    assert module.layer1[0].downsample is not None and module.layer1[1].downsample is None
+
+
+def test_blocks_with_growing_drop_rates_are_not_looped_as_alike():
+    """A stage whose blocks' drop rates grow with their index (the linear rule) has no
+    two blocks alike: it is not a loop of one call, and every rate reaches the module."""
+    net = cnndsl.loads("""
+import "lib/stochastic_depth.cnn"
+network n {
+  input 3x8x8
+  conv(4, 3, pad=1)
+  stage: sequential repeat 4 { basic_sd(4, survival_last=0.5) }
+  avgpool(global); flatten; fc(2)
+}""", path=str(SPECS / "n.cnn"))
+    source = generate_source(net)
+    assert "range(1," not in source and "(nn.Sequential)" not in source
+    module = net.to_torch()
+    rates = [m.p for m in module.modules() if type(m).__name__ == "StochasticDepth"]
+    assert rates == pytest.approx([0.125, 0.25, 0.375, 0.5])

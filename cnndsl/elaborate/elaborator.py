@@ -105,7 +105,10 @@ class Elaborator:
             current = self.statement(statement, current, ctx)
         return Graph(name=net.name, nodes=self.builder.nodes, output=current,
                      params=tuple(names.items()), path=self.program.path,
-                     heads=tuple(self.heads), output_name=self.main_output)
+                     heads=tuple(self.heads), output_name=self.main_output,
+                     block_defaults={name: tuple((p.name, p.default.value) for p in block.params
+                                                 if isinstance(p.default, ast.Literal))
+                                     for name, block in self.called.items()})
 
     def warnings(self) -> list[Diagnostic]:
         """The warnings so far: the layers' own (once per line, with their call

@@ -81,6 +81,9 @@ class Graph:
     path: str = "<string>"
     heads: tuple[Head, ...] = ()  # side outputs, in the order the spec declares them
     output_name: str = MAIN_OUTPUT
+    # {block: ((parameter, default), ...)} for the blocks called, where a default is a
+    # literal (`stride = 1`): generated classes' constructors take the spec's defaults
+    block_defaults: dict[str, tuple[tuple[str, object], ...]] = field(default_factory=dict)
 
     @property
     def outputs(self) -> list[tuple[str, int]]:

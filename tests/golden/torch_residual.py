@@ -10,18 +10,23 @@ INPUT_SHAPE = (3, 16, 16)  # C, H, W as checked; the batch dimension comes first
 
 
 class Res(nn.Module):
-    """Block ``res`` (2 calls; the first is ``res(c=8, stride=1)``).
+    """Block ``res`` (3 calls; the first is ``res(c=8, stride=1)``)."""
 
-    Structure 1 of 2: calls of ``res`` that build different layers get different classes.
-    """
-
-    def __init__(self, c):
+    def __init__(self, in_channels, c, stride=1):
         super().__init__()
-        self.conv1 = nn.Conv2d(c, c, kernel_size=3, stride=1, padding=1, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, c, kernel_size=3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(c)
         self.relu1 = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(c, c, kernel_size=3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(c)
+        if stride != 1 or in_channels != c:
+            self.conv3 = nn.Conv2d(
+                in_channels, c, kernel_size=1, stride=stride, padding=0, bias=False
+            )
+            self.bn3 = nn.BatchNorm2d(c)
+        else:
+            self.conv3 = None
+            self.bn3 = None
         self.relu2 = nn.ReLU(inplace=True)
 
     def forward(self, x):
@@ -30,36 +35,9 @@ class Res(nn.Module):
         out = self.relu1(out)
         out = self.conv2(out)
         out = self.bn2(out)
-        out = out + x
-        out = self.relu2(out)
-        return out
-
-
-class Res2(nn.Module):
-    """Block ``res`` (1 call; the first is ``res(c=16, stride=2)``).
-
-    Structure 2 of 2: calls of ``res`` that build different layers get different classes.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(8, 16, kernel_size=3, stride=2, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        self.relu1 = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(16, 16, kernel_size=3, stride=1, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(16)
-        self.conv3 = nn.Conv2d(8, 16, kernel_size=1, stride=2, padding=0, bias=False)
-        self.bn3 = nn.BatchNorm2d(16)
-        self.relu2 = nn.ReLU(inplace=True)
-
-    def forward(self, x):
-        out = self.conv1(x)
-        out = self.bn1(out)
-        out = self.relu1(out)
-        out = self.conv2(out)
-        out = self.bn2(out)
-        x = self.conv3(x)
-        x = self.bn3(x)
+        if self.conv3 is not None:
+            x = self.conv3(x)
+            x = self.bn3(x)
         out = out + x
         out = self.relu2(out)
         return out
@@ -73,9 +51,9 @@ class TorchResidual(nn.Module):
         self.conv1 = nn.Conv2d(3, 8, kernel_size=3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(8)
         self.relu1 = nn.ReLU(inplace=True)
-        self.res1 = Res(8)
-        self.res2 = Res2()
-        self.res3 = Res(16)
+        self.res1 = Res(8, c=8)
+        self.res2 = Res(8, c=16, stride=2)
+        self.res3 = Res(16, c=16)
         self.conv2 = nn.Conv2d(8, 16, kernel_size=1, stride=2, padding=0, bias=False)
         self.avgpool1 = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Linear(16, classes)

@@ -44,18 +44,19 @@ def generate(network, version: str) -> Source:
     """Python source for `network` (a cnndsl.Network) as a standalone module."""
     graph = network.graph
     root = build_tree(graph)
+    knobs = network_knobs(network, root)  # on the tree as built: grouping lays out items anew
     variants = group_variants(root)
     taken = {v.class_name for v in variants if v.block is not None}
     root.variant.class_name = names.class_name(graph.name, taken)
     outputs = _outputs_tuple(graph, root.variant.class_name, taken)
     module_names = frozenset({v.class_name for v in variants} | {"INPUT_SHAPE"}
                              | ({outputs["name"]} if outputs else set()))
-    knobs = network_knobs(network, root)  # before resolve_params rewrites the calls' args
     for variant in variants:
-        resolve_params(variant, module_names)
+        resolve_params(variant, module_names, graph.block_defaults)
     for (i, j), name in knobs.items():
         root.variant.exprs[i][j] = name
-    classes = [_class_context(v, variants, graph) for v in variants]
+    classes = [(_stage_context if v.kind == "stage" else _class_context)(v, variants, graph)
+               for v in variants if v.kind != "inline"]
     if outputs:
         classes[-1].update(_returns_all(graph, classes[-1]))
     path, network_name = graph.path, graph.name
@@ -68,7 +69,7 @@ def generate(network, version: str) -> Source:
                                          if n.op in HELPER_CLASSES}),
         network_class=root.variant.class_name, input_shape=names.literal(graph.input.shape),
         outputs=outputs,
-        imports_math=any("math.prod(" in line for c in classes for line in c["forward"]))
+        imports_math=any("math.prod(" in line for c in classes for line in c["forward"] or ()))
     return Source(text, root.variant.class_name)
 
 
@@ -112,26 +113,110 @@ def _returns_all(graph, context: dict) -> dict:
 
 
 def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
-    first = variant.instances[0]
-    init, forward_lines, arguments, result = [], *_forward(first)
-    for item, exprs in zip(first.items, variant.exprs):
+    first, optional, leaders = variant.template, variant.optional, variant.leaders()
+    init, forward_lines, arguments, result = [], *_forward(first, leaders)
+    for k, (item, exprs) in enumerate(zip(first.items, variant.exprs)):
         if item.attr is None:
             continue
-        callee = item.child.variant.class_name if item.child else item.callee
-        args = [e if kw is None else f"{kw}={e}" for (kw, _), e in zip(item.args, exprs)]
-        if item.attr.isdigit():  # self.add_module("0", nn.Conv2d(...)), wrapped as black does
-            call = f"{callee}({', '.join(args)})"
-            init += _wrapped(f"{names.attribute_assignment(item.attr)}{call})", indent=8)
+        assignment = names.attribute_assignment(item.attr)
+        indent = 8 + 4 * (k in optional)
+        if item.child and item.child.variant.kind == "inline":
+            lines = _wrapped(f"{assignment}{_call_source(item, exprs)}{')' * item.attr.isdigit()}",
+                             indent)
+        elif item.attr.isdigit():  # self.add_module("0", nn.Conv2d(...)), wrapped as black does
+            lines = _wrapped(f"{assignment}{_call_source(item, exprs)})", indent)
         else:
-            init += _call_lines(names.attribute_assignment(item.attr), callee, args, indent=8)
-    params = [*(p.name for p in variant.params),
+            lines = _call_lines(assignment, _callee(item), _arguments(item, exprs), indent)
+        if k in optional:  # torchvision's `self.downsample = None` where a call has none
+            lead = leaders[k]
+            test = variant.conditions.get(lead, names.parameter_name(first.items[lead].attr))
+            body = ["    " + line for line in lines]
+            if lead == k:
+                init += [f"if {test}:", *body, "else:", f"    {assignment}None"]
+            else:  # one more layer of the same `if`: before its `else`, and None there
+                at = len(init) - 1 - init[::-1].index("else:")
+                init[at:at] = body
+                init.append(f"    {assignment}None")
+            continue
+        init += lines
+    params = [*(p.name if not p.keyword else
+                f"{p.name}={names.literal(p.default if p.has_default else False)}"
+                for p in variant.params),
               *(f"{name}={names.literal(value)}" for name, value in first.knobs)]
     signature = _call_lines("def ", "__init__", ["self", *params], indent=4)
     signature[-1] += ":"  # wrapped as black wraps a long def (MBConv has a dozen arguments)
     return {"name": variant.class_name, "doc": _docstring(variant, variants, graph),
             "signature": signature, "init": init, "params": params,
             "arguments": arguments, "forward": forward_lines, "result": result,
-            "all_result": None}
+            "all_result": None, "base": "nn.Module", "sequential": False}
+
+
+def _stage_context(variant: Variant, variants: list[Variant], graph) -> dict:
+    """A stage as torchvision's _make_layer builds one: the first call, then the others
+    in a loop, in an nn.Sequential (so its calls are self[0], self[1], ... and the
+    state_dict keys layer1.0.conv1 ...)."""
+    first, rest = variant.exprs
+    item = variant.template.items[0]
+    init = _wrapped(f"layers = [{_call_source(item, first)}]", indent=8)
+    if rest:
+        init += [f"for _ in range(1, {variant.count}):",
+                 *("    " + line for line in
+                   _wrapped(f"layers.append({_call_source(variant.template.items[1], rest)})",
+                            indent=12))]
+    init.append("super().__init__(*layers)")
+    params = [p.name if not p.keyword else
+              f"{p.name}={names.literal(p.default if p.has_default else False)}"
+              for p in variant.params]
+    signature = _call_lines("def ", "__init__", ["self", *params], indent=4)
+    signature[-1] += ":"
+    return {"name": variant.class_name, "doc": _docstring(variant, variants, graph),
+            "signature": signature, "init": init, "params": params, "arguments": "x",
+            "forward": None, "result": None, "all_result": None, "base": "nn.Sequential",
+            "sequential": True}
+
+
+def _callee(item) -> str:
+    return item.child.variant.class_name if item.child else item.callee
+
+
+def _arguments(item, exprs: list[str]) -> list[str]:
+    """A call's arguments: positional, or `keyword=value` (left out at its default).  A
+    generated class is passed its input's channels and the arguments written as the
+    parameter's own name positionally, and from the first other one on by keyword:
+    `Bottleneck(in_channels, c, stride=stride)`, `BottleneckStage(64, n=3, c=64)`."""
+    if item.child is None:
+        return [e if kw is None else f"{kw}={e}" for (kw, _), e in zip(item.args, exprs)]
+    args, positional = [], True
+    for p, e in zip(item.child.variant.params, exprs):
+        if p.keyword and e == names.literal(p.default if p.has_default else False):
+            positional = False  # left out: what follows must name itself
+            continue
+        positional = positional and not p.keyword and (p.name == "in_channels" or e == p.name)
+        args.append(e if positional else f"{p.name}={e}")
+    return args
+
+
+def _call_source(item, exprs: list[str]) -> str:
+    """`nn.Conv2d(in_channels, c, ...)`, `Basic(c, c)`, or for a labelled group of
+    numbered layers `nn.Sequential(nn.Conv2d(...), nn.BatchNorm2d(...))`, its
+    parameters replaced by the arguments this call passes."""
+    if item.child is None or item.child.variant.kind != "inline":
+        return f"{_callee(item)}({', '.join(_arguments(item, exprs))})"
+    group = item.child.variant
+    given = {p.name: e for p, e in zip(group.params, exprs)}
+    parts = [_call_source(inner, [_substitute(e, given) for e in inner_exprs])
+             for inner, inner_exprs in zip(group.template.items, group.exprs)]
+    return f"nn.Sequential({', '.join(parts)})"
+
+
+_TOKEN = re.compile(r"\"[^\"]*\"|'[^']*'|[A-Za-z_]\w*")
+
+
+def _substitute(expr: str, given: dict[str, str]) -> str:
+    """`layer0_out_channels * 2` with {layer0_out_channels: "c * 4"} -> `c * 4 * 2`: a
+    parameter always leads its expression, so the text keeps its meaning (* and //
+    group left to right)."""
+    return _TOKEN.sub(lambda m: given.get(m.group(0), m.group(0)), expr)
 
 
 def _signature(params: list[str]) -> list[str]:
@@ -145,9 +230,10 @@ def _signature(params: list[str]) -> list[str]:
     return ["def __init__(", *(f"    {p}," for p in params), "):"]
 
 
-def _forward(inst: Instance) -> tuple[list[str], str, str]:
+def _forward(inst: Instance, leaders: dict[int, int] | None = None) -> tuple[list[str], str, str]:
     """forward()'s lines, argument list and returned variable.  A value keeps its
-    variable while it flows down a chain; branches get fresh names (out, out2, ...)."""
+    variable while it flows down a chain; branches get fresh names (out, out2, ...).
+    An optional submodule runs where the call has it: `if self.downsample is not None`."""
     var = {node: ("x" if k == 0 else f"x{k + 1}") for k, node in enumerate(inst.inputs)}
     last_use = {}
     for k, item in enumerate(inst.items):
@@ -163,7 +249,16 @@ def _forward(inst: Instance) -> tuple[list[str], str, str]:
             target = f"__head_{item.output}"  # a placeholder: _returns_all names and guards it
         call = item.call.replace("{self}", names.attribute_ref(item.attr)) if item.attr \
             else item.call
-        lines += _wrapped(f"{target} = {call.format(*args)}", indent=8)
+        if k in (leaders or {}):
+            lead = leaders[k]
+            if lead == k:
+                if target != args[0]:
+                    lines.append(f"{target} = {args[0]}")
+                lines.append(f"if {names.attribute_ref(item.attr)} is not None:")
+            lines += ["    " + line for line in _wrapped(f"{target} = {call.format(*args)}",
+                                                         indent=12)]
+        else:
+            lines += _wrapped(f"{target} = {call.format(*args)}", indent=8)
         var[item.output] = target
     arguments = ", ".join(var[i] for i in inst.inputs)
     return lines, arguments, var[inst.output]

@@ -13,6 +13,7 @@ exact for each call by construction.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from cnndsl.backends.torch import names
@@ -32,6 +33,7 @@ class Item:
     inputs: tuple[int, ...]  # node ids read
     output: int  # node id produced
     child: "Instance | None" = None
+    absent: bool = False  # a placeholder: this call lacks the class's optional submodule
 
 
 @dataclass
@@ -53,6 +55,14 @@ class Instance:
 class Param:
     name: str
     values: list  # one per instance
+    flag: bool = False  # `downsample=False`: whether the optional submodule of that name exists
+    default: object = None  # the spec's literal default (`stride = 1`), if has_default
+    has_default: bool = False
+
+    @property
+    def keyword(self) -> bool:
+        """Callers pass it by keyword (`stride=2`), and leave it out at its default."""
+        return self.flag or self.has_default
 
 
 @dataclass
@@ -67,6 +77,29 @@ class Variant:
     params: list[Param] | None = None
     # per item, per argument: Python source (a literal or a parameter expression)
     exprs: list[list[str]] = field(default_factory=list)
+    template: "Instance | None" = None  # the call with every submodule (optional ones too)
+    # item index -> the condition under which a call has that optional submodule, in the
+    # constructor's parameters (`stride != 1 or in_channels != c`), where one fits every call
+    conditions: dict[int, str] = field(default_factory=dict)
+    # "stage": numbered calls of one class, built by a loop (an nn.Sequential subclass);
+    # "inline": a labelled group of numbered layers, written nn.Sequential(...) where used
+    kind: str = "class"
+    count: str | None = None  # a stage's number of calls (`n`)
+
+    @property
+    def optional(self) -> set[int]:
+        """The indices of the items some calls lack (`self.downsample = None` there)."""
+        return {k for inst in self.instances for k, it in enumerate(inst.items) if it.absent}
+
+    def leaders(self) -> dict[int, int]:
+        """Each optional item -> the first of its run: consecutive optional items that
+        the same calls have (an unlabelled `path if` of two layers) share one `if`."""
+        optional, lead = self.optional, {}
+        for k in sorted(optional):
+            same = k - 1 in optional and all(i.items[k].absent == i.items[k - 1].absent
+                                             for i in self.instances)
+            lead[k] = lead[k - 1] if same else k
+        return lead
 
 
 def build_tree(graph: Graph) -> Instance:
@@ -141,32 +174,161 @@ def group_variants(root: Instance) -> list[Variant]:
         for item in inst.items:
             if item.child is not None:
                 visit(item.child)
-        key = (_definition(inst.frame), len(inst.inputs),
-               tuple((it.attr, it.callee, tuple(kw for kw, _ in it.args), it.call,
-                      _local_refs(inst, it),
-                      it.child.variant.class_name if it.child else None) for it in inst.items),
-               next(k for k, it in enumerate(inst.items) if it.output == inst.output)
-               if inst.items else None)
+        kind = _kind(inst)
+        key = (_definition(inst.frame), "stage", inst.items[0].child.variant.class_name) \
+            if kind == "stage" else \
+            (_definition(inst.frame), len(inst.inputs), _signature(inst), _output_index(inst))
         variant = variants.get(key)
+        if kind == "stage" and variant is not None:
+            if len(inst.items) > len(variant.template.items):
+                variant.template = inst  # the one to show the other calls with
+        elif variant is not None and variant.template is not inst and \
+                len(variant.template.items) != len(inst.items):  # the template grew since
+            inst.items = _with_placeholders(inst.items, _embed(inst, variant.template),
+                                            variant.template.items)
+        variant = variant or (_merge_into(order, inst) if kind == "class" else None)
         if variant is None:
-            variant = Variant(key[0], key)
+            variant = Variant(key[0], key, template=inst, kind=kind or "class")
             if inst.frame is not None:
                 per_block[inst.frame.block] = per_block.get(inst.frame.block, 0) + 1
                 variant.index = per_block[inst.frame.block]
                 block = "output_head" if inst.frame.block == HEAD_BLOCK else inst.frame.block
                 variant.class_name = names.class_name(block, taken, inst.frame.span)
-            variants[key] = variant
             order.append(variant)
+        variants[key] = variant
         variant.instances.append(inst)
         inst.variant = variant
 
     for item in root.items:
         if item.child is not None:
             visit(item.child)
-    root_variant = Variant(None, ("network",), instances=[root])
+    root_variant = Variant(None, ("network",), instances=[root], template=root)
     root.variant = root_variant
     order.append(root_variant)
     return order
+
+
+def _kind(inst: Instance) -> str:
+    """"stage" for a block call made of numbered calls of one class, the first one
+    free and the others all alike (a ResNet stage: `repeat n { basic(...) }` under a
+    `sequential` label); "inline" for a labelled group of numbered layers in a chain
+    (`downsample: sequential path { conv(...); bn }`); "class" otherwise."""
+    if inst.frame is None or not _numbered_chain(inst):
+        return "class"
+    if inst.frame.group:
+        return "inline"
+    children = [it.child for it in inst.items]
+    if any(c is None for c in children) or \
+            len({c.variant.class_name for c in children}) != 1:
+        return "class"
+    rest = {(c.frame.args, c.input_channels, _fingerprint(c)) for c in children[1:]}
+    return "stage" if len(rest) <= 1 else "class"
+
+
+def _numbered_chain(inst: Instance) -> bool:
+    """Items 0, 1, 2 ..., each reading the one before (the first, the call's input), the
+    last the result: what nn.Sequential computes."""
+    items = inst.items
+    if not items or len(inst.inputs) != 1 or inst.output != items[-1].output:
+        return False
+    previous = inst.inputs[0]
+    for k, item in enumerate(items):
+        if item.attr != str(k) or item.absent or item.inputs != (previous,):
+            return False
+        previous = item.output
+    return True
+
+
+def _fingerprint(inst: Instance) -> tuple:
+    """Everything a call builds, by value: two calls with one fingerprint, the same
+    arguments and the same input are constructed alike."""
+    return tuple((it.attr, it.callee, tuple(map(repr, it.args)), it.call,
+                  _fingerprint(it.child) if it.child else None) for it in inst.items)
+
+
+def _signature(inst: Instance) -> tuple:
+    """What makes two calls one class: each item's submodule, op, keywords, forward
+    template, wiring and child class."""
+    return tuple((it.attr, it.callee, tuple(kw for kw, _ in it.args), it.call,
+                  _local_refs(inst, it), it.child.variant.class_name if it.child else None)
+                 for it in inst.items)
+
+
+def _output_index(inst: Instance) -> int | None:
+    return next(k for k, it in enumerate(inst.items) if it.output == inst.output) \
+        if inst.items else None
+
+
+def _merge_into(order: list[Variant], inst: Instance) -> Variant | None:
+    """The variant of the same block `inst` joins as one class, its optional submodules
+    (`downsample`) present in some calls and absent in others; None if there is none.
+    Either `inst` lacks some of the variant's submodules (placeholders fill its items) or
+    the variant's calls lack some of `inst`'s (it becomes the template)."""
+    if inst.frame is None or inst.frame.group:
+        return None
+    for variant in order:
+        if variant.block != inst.frame.block or variant.template is None:
+            continue
+        template = variant.template
+        if len(template.inputs) != len(inst.inputs):
+            continue
+        slots = _embed(inst, template)
+        if slots is not None:
+            inst.items = _with_placeholders(inst.items, slots, template.items)
+            return variant
+        slots = _embed(template, inst)
+        if slots is not None:
+            for other in variant.instances:
+                other.items = _with_placeholders(other.items, slots, inst.items)
+            variant.template = inst
+            return variant
+    return None
+
+
+def _embed(small: Instance, large: Instance) -> list[int] | None:
+    """Where each of `small`'s items stands among `large`'s, if `small` is `large` without
+    some single-input submodules whose result, where they are absent, is their input
+    (an optional shortcut projection); None otherwise."""
+    present = {it.attr for it in small.items}
+    removed = [k for k, it in enumerate(large.items)
+               if it.attr is not None and it.attr not in present]
+    if not removed or len(large.items) - len(removed) != len(small.items):
+        return None
+    if any(len(large.items[k].inputs) != 1 or large.items[k].attr.isdigit() for k in removed):
+        return None  # numbered children differ in count, not in an optional part
+    kept = [k for k in range(len(large.items)) if k not in removed]
+    through = {large.items[k].output: large.items[k].inputs[0] for k in removed}
+
+    def passed(node: int) -> int:
+        while node in through:
+            node = through[node]
+        return node
+
+    large_out = passed(large.output)
+    position = {large.items[k].output: j for j, k in enumerate(kept)}
+    for j, k in enumerate(kept):
+        a, b = large.items[k], small.items[j]
+        if (a.attr, a.callee, tuple(kw for kw, _ in a.args), a.call) != \
+                (b.attr, b.callee, tuple(kw for kw, _ in b.args), b.call):
+            return None
+        if (a.child.variant.class_name if a.child else None) != \
+                (b.child.variant.class_name if b.child else None):
+            return None
+        refs_a = [("item", position[n]) if n in position else ("in", large.inputs.index(n))
+                  for n in map(passed, a.inputs)]
+        if refs_a != list(_local_refs(small, b)):
+            return None
+    if large_out not in position or _output_index(small) != position[large_out]:
+        return None
+    return kept
+
+
+def _with_placeholders(items: list[Item], slots: list[int], template: list[Item]) -> list[Item]:
+    """`items` laid out as `template`'s, with an absent placeholder where it lacks one."""
+    laid = [Item(it.attr, it.callee, [], it.call, (), -1, None, absent=True) for it in template]
+    for item, k in zip(items, slots):
+        laid[k] = item
+    return laid
 
 
 def _definition(frame: ScopeFrame | None):
@@ -177,70 +339,164 @@ def _definition(frame: ScopeFrame | None):
     return ("group", frame.block) if frame.group else frame.block
 
 
-def resolve_params(variant: Variant, avoid: frozenset[str] = frozenset()) -> None:
+def resolve_params(variant: Variant, avoid: frozenset[str] = frozenset(),
+                   defaults: dict | None = None) -> None:
     """Decide, for each constructor argument of each item, a literal or a parameter.
-    Parameter names never equal a name in `avoid` (the module's class names)."""
+    Parameter names never equal a name in `avoid` (the module's class names);
+    `defaults` are the blocks' literal parameter defaults (Graph.block_defaults)."""
     if variant.params is not None:
         return
     for inst in variant.instances:  # children first: their parameters are our arguments
         for item in inst.items:
             if item.child is not None:
                 child = item.child.variant
-                resolve_params(child, avoid)
+                resolve_params(child, avoid, defaults)
                 k = child.instances.index(item.child)
-                item.args = [(None, p.values[k]) for p in child.params]
-    first, params = variant.instances[0], {}
+                item.args = [(p.name if p.keyword else None, p.values[k]) for p in child.params]
+    if variant.kind == "stage":
+        return _resolve_stage(variant, avoid, defaults)
+    template, params = variant.template, {}
     variant.exprs = []
-    for i, item in enumerate(first.items):
+    for i, item in enumerate(template.items):
+        present = [inst for inst in variant.instances if not inst.items[i].absent]
         row = []
         for j, (kw, value) in enumerate(item.args):
-            values = [inst.items[i].args[j][1] for inst in variant.instances]
-            if all(_same(v, value) for v in values):
+            values = [inst.items[i].args[j][1] for inst in present]
+            if all(_same(v, value) for v in values) and not (
+                    len(present) < len(variant.instances) and
+                    _matches_argument(variant, present, values)):
                 row.append(names.literal(value))
             else:
                 label = kw or (POSITIONAL.get(item.callee, ())[j:j + 1] or (f"arg{j}",))[0]
                 stem = f"layer{item.attr}" if str(item.attr).isdigit() else item.attr  # 0_...
-                row.append(_parameter(variant, params, values, f"{stem}_{label}", avoid))
+                row.append(_parameter(variant, present, params, values, f"{stem}_{label}",
+                                      avoid))
         variant.exprs.append(row)
-    ordered = sorted(params.values(), key=lambda p: p[1])
-    variant.params = [p for p, _ in ordered]
+    _order_params(variant, params, defaults)
+
+
+def _matches_argument(variant: Variant, present: list[Instance], values: list) -> bool:
+    """Whether an optional item's value, one for the calls that have it, is a block
+    argument or the input's channels there: written so (`nn.Conv2d(in_channels, c, ...)`),
+    not as the literal those calls happen to share."""
+    if not isinstance(values[0], int) or isinstance(values[0], bool) or values[0] in (0, 1):
+        return False
+    args = [dict(inst.frame.args) for inst in present]
+    return any(all(_same(a.get(name), v) for a, v in zip(args, values)) for name in args[0]) \
+        or all(_same(inst.input_channels, v) for inst, v in zip(present, values))
+
+
+def _resolve_stage(variant: Variant, avoid: frozenset[str], defaults: dict | None) -> None:
+    """A stage's constructor: its number of calls, the first call's arguments and the
+    others' (alike in every call of the stage, as _kind checked)."""
+    params, instances = {}, variant.instances
+    variant.count = _expr(variant, instances, params, [len(i.items) for i in instances],
+                          "blocks", avoid)
+    rest = [inst for inst in instances if len(inst.items) > 1]
+    variant.exprs = []
+    for position, present in ((0, instances), (1, rest)):
+        item = variant.template.items[min(position, len(variant.template.items) - 1)]
+        variant.exprs.append([
+            _expr(variant, present, params, [inst.items[position].args[j][1] for inst in present],
+                  f"{'first' if position == 0 else 'rest'}_{kw or j}", avoid)
+            for j, (kw, _) in enumerate(item.args)] if present else [])
+    _order_params(variant, params, defaults)
+
+
+def _expr(variant: Variant, present: list[Instance], params: dict, values: list,
+          fallback: str, avoid: frozenset[str]) -> str:
+    """A literal where every call has one value, else a parameter (expression)."""
+    if all(_same(v, values[0]) for v in values):
+        return names.literal(values[0])
+    return _parameter(variant, present, params, values, fallback, avoid)
+
+
+def _order_params(variant: Variant, params: dict, defaults: dict | None) -> None:
+    """The constructor's parameters: required ones, those with the spec's defaults, then
+    the flags of optional submodules no condition tells apart."""
+    template = variant.template
+    ordered = [p for p, _ in sorted(params.values(), key=lambda p: p[1])]
+    spec_defaults = dict((defaults or {}).get(variant.block, ()))
+    for p in ordered:
+        if p.name in spec_defaults and isinstance(spec_defaults[p.name], (bool, int, float, str)):
+            p.default, p.has_default = spec_defaults[p.name], True
+    flags = []
+    for i in sorted(variant.optional):
+        present = [not inst.items[i].absent for inst in variant.instances]
+        condition = _condition(ordered, variant.exprs[i], present)
+        if condition is None:
+            flags.append(Param(template.items[i].attr, present, flag=True))
+        else:
+            variant.conditions[i] = condition
+    variant.params = [p for p in ordered if not p.has_default] + \
+        [p for p in ordered if p.has_default] + flags
+
+
+def _condition(params: list[Param], exprs: list[str], present: list[bool]) -> str | None:
+    """The test, in the constructor's parameters, that says which calls have an optional
+    submodule: torchvision's `stride != 1 or in_channels != planes * 4` rule for a
+    shortcut projection, or half of it; None when none gives `present` for every call."""
+    names_ = {p.name for p in params}
+    outs = list(dict.fromkeys(e for e in exprs if e != "in_channels" and
+                              e.split(" ")[0] in names_))
+    tests = [*(f"stride != 1 or in_channels != {e}" for e in outs),
+             *(f"in_channels != {e}" for e in outs), "stride != 1"]
+    for test in tests:
+        used = set(re.findall(r"[A-Za-z_]\w*", test)) - {"or"}
+        if not used <= names_:
+            continue
+        calls = [{p.name: p.values[k] for p in params} for k in range(len(present))]
+        try:
+            if all(bool(eval(test, {"__builtins__": {}}, call)) == has  # noqa: S307 (ours)
+                   for call, has in zip(calls, present)):
+                return test
+        except TypeError:  # a None where a call has no value
+            continue
+    return None
 
 
 def _same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _parameter(variant: Variant, params: dict, values: list, fallback: str,
-               avoid: frozenset[str]) -> str:
-    """Name the parameter that yields `values` (one per call); record it in `params`,
-    keyed by name and values: two parameters that would share a name (a block
-    argument `conv1_out_channels` beside the generic name of conv1's channels,
-    `lambda` escaped beside `lambda_`) but carry different values stay two."""
+def _parameter(variant: Variant, present: list[Instance], params: dict, values: list,
+               fallback: str, avoid: frozenset[str]) -> str:
+    """Name the parameter that yields `values` (one per call in `present`, the calls
+    that have the item); record it in `params`, keyed by name and values: two
+    parameters that would share a name (a block argument `conv1_out_channels` beside
+    the generic name of conv1's channels, `lambda` escaped beside `lambda_`) but
+    carry different values stay two.  Its values are every call's: a block argument's
+    or the input's channels, which calls without the item pass too (None for a
+    generic one)."""
     instances = variant.instances
-    frames = [inst.frame for inst in instances]
+    frames = [inst.frame for inst in present]
     candidates = []  # (priority, name, signature order, values per call, suffix)
     for rank, (arg, _) in enumerate(frames[0].args):
         args = [dict(f.args).get(arg) for f in frames]
         name = names.parameter_name(arg, frames[0].span)
+        every = [dict(inst.frame.args).get(arg) for inst in instances]
         if all(_same(a, v) for a, v in zip(args, values)):
-            candidates.append((0, name, (1, rank), args, ""))
+            candidates.append((0, name, (1, rank), every, ""))
         elif all(isinstance(a, int) and not isinstance(a, bool) and a > 0
                  and isinstance(v, int) for a, v in zip(args, values)):
             k = values[0] // args[0]
             if k >= 2 and all(v == a * k for a, v in zip(args, values)):
-                candidates.append((2, name, (1, rank), args, f" * {k}"))
-    channels = [inst.input_channels for inst in instances]
+                candidates.append((2, name, (1, rank), every, f" * {k}"))
+    channels = [inst.input_channels for inst in present]
+    every = [inst.input_channels for inst in instances]
     if all(_same(c, v) for c, v in zip(channels, values)):
-        candidates.append((1, "in_channels", (0, 0), channels, ""))
+        candidates.append((1, "in_channels", (0, 0), every, ""))
     elif all(isinstance(c, int) and isinstance(v, int) and not isinstance(v, bool) and v > 0
              for c, v in zip(channels, values)):
         k = channels[0] // values[0]
         if k >= 2 and all(c == v * k for c, v in zip(channels, values)):
-            candidates.append((3, "in_channels", (0, 0), channels, f" // {k}"))
+            candidates.append((3, "in_channels", (0, 0), every, f" // {k}"))
     if candidates:
         _, name, order, args, suffix = min(candidates, key=lambda c: c[0])
     else:
-        name, order, args, suffix = fallback, (2, len(params)), values, ""
+        by_call = dict(zip(map(id, present), values))
+        name, order, suffix = fallback, (2, len(params)), ""
+        args = [by_call.get(id(inst)) for inst in instances]
     key = (name, tuple(map(repr, args)))
     if key not in params:
         taken = avoid | {p.name for p, _ in params.values()}
