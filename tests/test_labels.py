@@ -3,6 +3,7 @@ the check table and JSON, diagrams, the PyTorch module's state_dict keys and the
 ONNX graph; names stay unique by construction."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,39 @@ network n {
     conv(4, 1); add { path { conv(4, 1) }; identity }; relu; flatten; fc(2)
   }
 }""") == ["body.0", "body.1", "body.add1", "body.2", "body.flatten1", "body.3"]
+
+
+def test_numbered_labels_count_on_as_a_c_enum():
+    """`2: layernorm` numbers a child of a sequential group; the next unlabelled child
+    takes the number after it (torchvision's CNBlock: block.0 conv, block.1 a Permute
+    with no layer of ours, block.2 the norm, ... block.5)."""
+    assert names("""
+network n {
+  input 3x8x8
+  block: sequential { conv(4, 1); 2: layernorm; conv(4, 1); gelu; 5: conv(4, 1) }
+  head: sequential { flatten; 2: fc(2) }
+}""") == [
+        "block.0", "block.2", "block.3", "block.4", "block.5", "head.flatten1", "head.2"]
+    # a numbered call or group, itself numbered from where it stands
+    assert names("""
+block down(c) { layernorm; conv(c, 2, stride=2) }
+network n {
+  input 3x8x8
+  features: sequential { conv(4, 1); 3: sequential down(4); sequential { relu } }
+}""") == ["features.0", "features.3.0", "features.3.1", "features.4.0"]
+
+
+@pytest.mark.parametrize("body, message", [
+    ("f: sequential { conv(4, 1); conv(4, 1); 1: relu }", "label `1:` gives number 1"),
+    ("f: sequential { 3: conv(4, 1); 2: relu; conv(4, 1) }",
+     "this layer counts on to number 3"),
+    ("f: { 2: relu }", "and 'f' is not one"),
+    ("2: relu", "and the network is not one"),
+    ("f: sequential repeat 2 { conv(4, 1); 5: relu }", "numbers every repetition"),
+])
+def test_numbered_labels_refused(body, message):
+    with pytest.raises(cnndsl.SpecError, match=re.escape(message)):
+        names(f"network n {{\n  input 3x8x8\n  {body}\n}}")
 
 
 def test_automatic_names_avoid_labels_declared_later():
@@ -130,11 +164,11 @@ def test_onnx_node_names_are_labels(tmp_path):
 
 def test_format_keeps_labels():
     text = ("network n {\n input 3x8x8\n stem : {conv1:conv(4,3)\n bn}\n"
-            " features:sequential{conv(4, 1); relu}\n fc(2)\n}\n")
+            " features:sequential{conv(4, 1); 2 :relu;3:sequential{conv(4,1)}}\n fc(2)\n}\n")
     formatted = format_text(text)
     assert formatted == ("network n {\n  input 3x8x8\n  stem: { conv1: conv(4, 3)\n"
-                         "          bn }\n  features: sequential { conv(4, 1); relu }\n"
-                         "  fc(2)\n}\n")
+                         "          bn }\n  features: sequential { conv(4, 1); 2: relu; "
+                         "3: sequential { conv(4, 1) } }\n  fc(2)\n}\n")
     assert format_text(formatted) == formatted
 
 
