@@ -242,3 +242,24 @@ def test_a_head_label_used_twice_is_refused_at_the_second():
     with pytest.raises(cnndsl.SpecError) as info:
         cnndsl.loads(HEADED.replace("head: sequential", "AuxLogits:"))
     assert "label 'AuxLogits' is used twice" in str(info.value)
+
+
+def test_a_layer_scale_is_a_parameter_named_as_its_layer():
+    """A layer scale is no submodule (nn.Sequential could not hold it): in a sequential
+    group it takes no number unless numbered, and its state_dict key is its name, with
+    no `.weight` (torchvision's `features.1.0.layer_scale`)."""
+    torch = pytest.importorskip("torch")
+    assert names("network n {\n  input 4x4x4\n  f: sequential { conv(4, 1); layer_scale(0.5)"
+                 "; conv(4, 1) }\n}") == ["f.0", "f.layer_scale1", "f.1"]
+    net = cnndsl.loads("network n {\n  input 4x4x4\n  f: sequential { conv(4, 1); "
+                       "3: layer_scale(0.5); conv(4, 1) }\n}")
+    module = net.to_torch().eval()
+    assert list(module.state_dict()) == ["f.3", "f.0.weight", "f.0.bias", "f.4.weight",
+                                         "f.4.bias"]
+    assert module.get_parameter("f.3").shape == (4, 1, 1)
+    f = module.f
+    x = torch.randn(2, 4, 4, 4)
+    with torch.no_grad():
+        torch.nn.init.uniform_(module.get_parameter("f.3"), 0.5, 1.5)
+        expected = getattr(f, "4")(getattr(f, "0")(x) * module.get_parameter("f.3"))
+        assert torch.allclose(module(x), expected)

@@ -115,7 +115,11 @@ def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
             continue
         callee = item.child.variant.class_name if item.child else item.callee
         args = [e if kw is None else f"{kw}={e}" for (kw, _), e in zip(item.args, exprs)]
-        if item.attr.isdigit():  # self.add_module("0", nn.Conv2d(...)), wrapped as black does
+        if item.init is not None:  # a parameter of this module (a layer scale)
+            value = item.init.format(*exprs)
+            close = ")" if item.attr.isdigit() else ""
+            init += _wrapped(f"{names.parameter_assignment(item.attr)}{value}{close}", indent=8)
+        elif item.attr.isdigit():  # self.add_module("0", nn.Conv2d(...)), wrapped as black does
             call = f"{callee}({', '.join(args)})"
             init += _wrapped(f"{names.attribute_assignment(item.attr)}{call})", indent=8)
         else:

@@ -32,6 +32,7 @@ class Item:
     inputs: tuple[int, ...]  # node ids read
     output: int  # node id produced
     child: "Instance | None" = None
+    init: str | None = None  # a parameter's constructor template (Emission.init)
 
 
 @dataclass
@@ -84,7 +85,7 @@ def build_tree(graph: Graph) -> Instance:
         e = emit(node, ctx)
         attr = names.attribute_name(node.name.rsplit(".", 1)[-1], node.span)
         inst.items.append(Item(attr if e.callee else None, e.callee, list(e.args), e.call,
-                               node.inputs, node.id))
+                               node.inputs, node.id, init=e.init))
     _wire(root, graph, ctx.users)
     return root
 
@@ -141,7 +142,7 @@ def group_variants(root: Instance) -> list[Variant]:
             if item.child is not None:
                 visit(item.child)
         key = (_definition(inst.frame), len(inst.inputs),
-               tuple((it.attr, it.callee, tuple(kw for kw, _ in it.args), it.call,
+               tuple((it.attr, it.callee, it.init, tuple(kw for kw, _ in it.args), it.call,
                       _local_refs(inst, it),
                       it.child.variant.class_name if it.child else None) for it in inst.items),
                next(k for k, it in enumerate(inst.items) if it.output == inst.output)
