@@ -183,6 +183,19 @@ def test_freeze_layer1_freezes_exactly_the_parameters_under_it():
     assert any(n.startswith("layer1.1.bn2") for n in frozen)  # its batch norms too
 
 
+def test_freeze_takes_a_layer_scale_by_its_name():
+    """A layer scale is a parameter of its block, and a layer of its own for --freeze:
+    `layer_scale` freezes the 18 of ConvNeXt-T, and nothing else."""
+    pytest.importorskip("torch")
+    from cnndsl.train.transfer import freeze
+    module = cnndsl.load(ROOT / "specs" / "convnext_tiny.cnn", input="3x32x32").to_torch()
+    frozen = freeze(module, ["layer_scale"])
+    assert len(frozen) == 18 and "features.5.4.layer_scale" in frozen
+    assert [n for n, p in module.named_parameters() if not p.requires_grad] == frozen
+    assert freeze(module, ["features.1.0"]) == [  # a block: its layers and its own scale
+        "features.1.0.layer_scale", *(f"features.1.0.block.{k}" for k in (0, 2, 3, 5))]
+
+
 def test_load_weights_pairs_by_name_and_says_so():
     torch = pytest.importorskip("torch")
     from cnndsl.backends.torch import load_weights
