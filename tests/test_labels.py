@@ -89,7 +89,7 @@ network n {
 @pytest.mark.parametrize("body, message", [
     ("f: sequential { conv(4, 1); conv(4, 1); 1: relu }", "label `1:` gives number 1"),
     ("f: sequential { 3: conv(4, 1); 2: relu; conv(4, 1) }",
-     "this layer counts on to number 3"),
+     "this unlabelled child counts on to number 3"),
     ("f: { 2: relu }", "and 'f' is not one"),
     ("2: relu", "and the network is not one"),
     ("f: sequential repeat 2 { conv(4, 1); 5: relu }", "numbers every repetition"),

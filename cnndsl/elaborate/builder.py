@@ -53,8 +53,9 @@ class GraphBuilder:
                    span: Span | None = None) -> str:
         """The next automatic name for a `base` (an op or block) in scope `prefix`:
         conv1, conv2, ... (relu6_1, not relu61: a digit-final name keeps its counter
-        apart), or 0, 1, ... in a numbered scope (where only what `counts` takes a
-        number: a merge is no submodule of nn.Sequential).  Never a name the scope has given
+        apart), or 0, 1, ... in a numbered scope, counting on from the last number
+        given (where only what `counts` takes a number: a merge is no submodule of
+        nn.Sequential).  Never a name the scope has given
         or reserved: blocks `conv1` and `conv1_` cannot both be `conv1_1`."""
         counter = self._counters.setdefault(prefix, Counter())
         if prefix in self._numbered and counts:
@@ -82,7 +83,7 @@ class GraphBuilder:
                             "body's statements unnumbered: they count on by themselves")
         if first is not None:
             what = f"label `{number}:` gives number {number}" if label is not None else \
-                f"this layer counts on to number {number}"
+                f"this unlabelled child counts on to number {number}"
             raise SpecError(f"{what} {where}, which is already taken", label.span if label
                             else span, "an unlabelled child takes the number after the one "
                             "before it (`conv; 2: bn; relu` numbers 0, 2, 3): put numbered "
