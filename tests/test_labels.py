@@ -3,6 +3,7 @@ the check table and JSON, diagrams, the PyTorch module's state_dict keys and the
 ONNX graph; names stay unique by construction."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,39 @@ network n {
     conv(4, 1); add { path { conv(4, 1) }; identity }; relu; flatten; fc(2)
   }
 }""") == ["body.0", "body.1", "body.add1", "body.2", "body.flatten1", "body.3"]
+
+
+def test_numbered_labels_count_on_as_a_c_enum():
+    """`2: layernorm` numbers a child of a sequential group; the next unlabelled child
+    takes the number after it (torchvision's CNBlock: block.0 conv, block.1 a Permute
+    with no layer of ours, block.2 the norm, ... block.5)."""
+    assert names("""
+network n {
+  input 3x8x8
+  block: sequential { conv(4, 1); 2: layernorm; conv(4, 1); gelu; 5: conv(4, 1) }
+  head: sequential { flatten; 2: fc(2) }
+}""") == [
+        "block.0", "block.2", "block.3", "block.4", "block.5", "head.flatten1", "head.2"]
+    # a numbered call or group, itself numbered from where it stands
+    assert names("""
+block down(c) { layernorm; conv(c, 2, stride=2) }
+network n {
+  input 3x8x8
+  features: sequential { conv(4, 1); 3: sequential down(4); sequential { relu } }
+}""") == ["features.0", "features.3.0", "features.3.1", "features.4.0"]
+
+
+@pytest.mark.parametrize("body, message", [
+    ("f: sequential { conv(4, 1); conv(4, 1); 1: relu }", "label `1:` gives number 1"),
+    ("f: sequential { 3: conv(4, 1); 2: relu; conv(4, 1) }",
+     "this unlabelled child counts on to number 3"),
+    ("f: { 2: relu }", "and 'f' is not one"),
+    ("2: relu", "and the network is not one"),
+    ("f: sequential repeat 2 { conv(4, 1); 5: relu }", "numbers every repetition"),
+])
+def test_numbered_labels_refused(body, message):
+    with pytest.raises(cnndsl.SpecError, match=re.escape(message)):
+        names(f"network n {{\n  input 3x8x8\n  {body}\n}}")
 
 
 def test_automatic_names_avoid_labels_declared_later():
@@ -130,11 +164,11 @@ def test_onnx_node_names_are_labels(tmp_path):
 
 def test_format_keeps_labels():
     text = ("network n {\n input 3x8x8\n stem : {conv1:conv(4,3)\n bn}\n"
-            " features:sequential{conv(4, 1); relu}\n fc(2)\n}\n")
+            " features:sequential{conv(4, 1); 2 :relu;3:sequential{conv(4,1)}}\n fc(2)\n}\n")
     formatted = format_text(text)
     assert formatted == ("network n {\n  input 3x8x8\n  stem: { conv1: conv(4, 3)\n"
-                         "          bn }\n  features: sequential { conv(4, 1); relu }\n"
-                         "  fc(2)\n}\n")
+                         "          bn }\n  features: sequential { conv(4, 1); 2: relu; "
+                         "3: sequential { conv(4, 1) } }\n  fc(2)\n}\n")
     assert format_text(formatted) == formatted
 
 
@@ -147,6 +181,19 @@ def test_freeze_layer1_freezes_exactly_the_parameters_under_it():
     for name, parameter in module.named_parameters():
         assert parameter.requires_grad == (not name.startswith("layer1.")), name
     assert any(n.startswith("layer1.1.bn2") for n in frozen)  # its batch norms too
+
+
+def test_freeze_takes_a_layer_scale_by_its_name():
+    """A layer scale is a parameter of its block, and a layer of its own for --freeze:
+    `layer_scale` freezes the 18 of ConvNeXt-T, and nothing else."""
+    pytest.importorskip("torch")
+    from cnndsl.train.transfer import freeze
+    module = cnndsl.load(ROOT / "specs" / "convnext_tiny.cnn", input="3x32x32").to_torch()
+    frozen = freeze(module, ["layer_scale"])
+    assert len(frozen) == 18 and "features.5.4.layer_scale" in frozen
+    assert [n for n, p in module.named_parameters() if not p.requires_grad] == frozen
+    assert freeze(module, ["features.1.0"]) == [  # a block: its layers and its own scale
+        "features.1.0.layer_scale", *(f"features.1.0.block.{k}" for k in (0, 2, 3, 5))]
 
 
 def test_load_weights_pairs_by_name_and_says_so():
@@ -208,3 +255,24 @@ def test_a_head_label_used_twice_is_refused_at_the_second():
     with pytest.raises(cnndsl.SpecError) as info:
         cnndsl.loads(HEADED.replace("head: sequential", "AuxLogits:"))
     assert "label 'AuxLogits' is used twice" in str(info.value)
+
+
+def test_a_layer_scale_is_a_parameter_named_as_its_layer():
+    """A layer scale is no submodule (nn.Sequential could not hold it): in a sequential
+    group it takes no number unless numbered, and its state_dict key is its name, with
+    no `.weight` (torchvision's `features.1.0.layer_scale`)."""
+    torch = pytest.importorskip("torch")
+    assert names("network n {\n  input 4x4x4\n  f: sequential { conv(4, 1); layer_scale(0.5)"
+                 "; conv(4, 1) }\n}") == ["f.0", "f.layer_scale1", "f.1"]
+    net = cnndsl.loads("network n {\n  input 4x4x4\n  f: sequential { conv(4, 1); "
+                       "3: layer_scale(0.5); conv(4, 1) }\n}")
+    module = net.to_torch().eval()
+    assert list(module.state_dict()) == ["f.3", "f.0.weight", "f.0.bias", "f.4.weight",
+                                         "f.4.bias"]
+    assert module.get_parameter("f.3").shape == (4, 1, 1)
+    f = module.f
+    x = torch.randn(2, 4, 4, 4)
+    with torch.no_grad():
+        torch.nn.init.uniform_(module.get_parameter("f.3"), 0.5, 1.5)
+        expected = getattr(f, "4")(getattr(f, "0")(x) * module.get_parameter("f.3"))
+        assert torch.allclose(module(x), expected)

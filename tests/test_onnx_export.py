@@ -15,7 +15,7 @@ from onnx import numpy_helper
 import cnndsl
 from cnndsl.backends.onnx import build_file, build_model, export
 from cnndsl.backends.onnx.emitters import EMITTERS
-from cnndsl.backends.onnx.params import WeightsError, expected_params
+from cnndsl.backends.onnx.params import WeightsError, expected_params, param_key
 from conftest import ZOO  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,7 +213,7 @@ def test_fresh_weights_are_deterministic_and_pytorch_like():
 
 def random_state_dict(net, seed=0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return {f"{n.name}.{suffix}": rng.uniform(0.5, 1.5, shape).astype(np.float32)
+    return {param_key(n, suffix): rng.uniform(0.5, 1.5, shape).astype(np.float32)
             for n in net.graph.nodes for suffix, shape in expected_params(n).items()}
 
 

@@ -82,11 +82,15 @@ def randomise(net, module, sample) -> None:
                     m.bias.copy_(torch.rand(m.bias.shape, generator=generator) * 0.4 + 0.2)
                 m.momentum = None  # cumulative average: the stats of exactly this batch
             elif isinstance(m, (torch.nn.LayerNorm, torch.nn.GroupNorm, torch.nn.InstanceNorm2d,
-                                torch.nn.PReLU)) or type(m).__name__ == "LayerScale":
+                                torch.nn.PReLU)):
                 for name, param in m.named_parameters(recurse=False):  # scales and shifts
                     low, high = (-0.2, 0.2) if name == "bias" else (0.2, 1.2)
                     param.copy_(torch.rand(param.shape, generator=generator) * (high - low)
                                 + low)
+        layer_scales = [n.name for n in net.graph.nodes if n.op == "layer_scale"]
+        for name in layer_scales:  # a block's own parameter (torchvision's layer_scale)
+            scale = module.get_parameter(name)
+            scale.copy_(torch.rand(scale.shape, generator=generator) + 0.2)
         for name in branch_ends:
             if f"{name}.weight" in state:
                 state[f"{name}.weight"].mul_(0.05)

@@ -55,10 +55,11 @@ def test_table_has_share_and_whole_model_lines(capsys):
     assert "Share" in out and "Whole model (plain loop" in out and "Sum of layers" in out
 
 
-def test_stepwise_run_computes_what_the_module_computes():
+@pytest.mark.parametrize("spec", ["graph_residual", "onnx_modern"])  # with a layer scale
+def test_stepwise_run_computes_what_the_module_computes(spec):
     import torch
     from cnndsl.profile.steps import build_steps, run_steps
-    net = cnndsl.load(Path(__file__).resolve().parent / "specs" / "graph_residual.cnn")
+    net = cnndsl.load(Path(__file__).resolve().parent / "specs" / f"{spec}.cnn")
     module = net.to_torch().eval()
     x = torch.randn(2, *net.input_shape)
     with torch.no_grad():

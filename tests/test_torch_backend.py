@@ -350,37 +350,103 @@ def test_layernorm_on_flat_features_and_prelu_per_channel():
         assert torch.allclose(module(x), torch.where(y > 0, y, y * torch.arange(6.0) / 10))
 
 
-def test_convnext_weights_say_what_was_reshaped_and_reordered():
-    """torchvision's ConvNeXt holds its 1x1 convolutions as nn.Linear on channels-last
-    maps and registers each block's layer scale before the block's layers: load_weights
-    pairs both and says so; a missing layer scale is still an error."""
+# convnext_tiny as the zoo wrote it before it took torchvision's names: unlabelled, its
+# 1x1 convolutions conv(c, 1) with 4-D weights
+CONVNEXT_BEFORE_LABELS = """
+block convnext_block(c, p_max) {
+  add {
+    path {
+      conv(c, 7, pad=3, groups=c); layernorm(eps=1e-6)
+      conv(4 * c, 1); gelu; conv(c, 1)
+      layer_scale(1e-6); drop_path(p_max * block.index / (block.count - 1))
+    }
+    identity
+  }
+}
+network convnext_tiny(classes = 1000, stochastic_depth = 0.1) {
+  input 3x32x32
+  conv(96, 4, stride=4); layernorm(eps=1e-6)
+  for c, n in ((96, 3), (192, 3), (384, 9), (768, 3)) {
+    if c != 96 { layernorm(eps=1e-6); conv(c, 2, stride=2) }
+    repeat n { convnext_block(c, stochastic_depth) }
+  }
+  avgpool(global); layernorm(eps=1e-6); flatten; fc(classes)
+}
+"""
+
+
+def _layer_scale_modules(state: dict) -> dict:
+    """`state` as cnndsl saved it while a layer scale was a LayerScale module: each
+    `convnext_block1.layer_scale1` a `.gamma`, after its block's layers (a submodule's
+    tensor), not before them (the block's own)."""
+    out, held = {}, []
+    for key, tensor in state.items():
+        while held and not key.startswith(held[0][0].rpartition(".")[0] + "."):
+            name, value = held.pop(0)
+            out[name + ".gamma"] = value
+        if key.rsplit(".", 1)[-1].startswith("layer_scale"):
+            held.append((key, tensor))
+        else:
+            out[key] = tensor
+    out.update((name + ".gamma", value) for name, value in held)
+    return out
+
+
+def test_convnext_weights_from_before_labels_say_what_was_reshaped_and_reordered():
+    """A checkpoint of convnext_tiny from before its labels holds 1x1 convolutions
+    (out x in x 1 x 1) where the labelled spec holds torchvision's nn.Linear weights
+    (out x in), and LayerScale modules' gammas after each block's layers where the
+    spec's layer scale is the block's own parameter, first: by_order=True pairs
+    both and says so, the outputs are the old module's, and a missing layer scale is
+    still an error."""
+    old = cnndsl.loads(CONVNEXT_BEFORE_LABELS, path="convnext_before_labels.cnn").to_torch()
+    randomize(old)
+    old = old.eval()
+    theirs = _layer_scale_modules(old.state_dict())
+    assert list(theirs)[11:13] == ["convnext_block1.conv3.bias",
+                                   "convnext_block1.layer_scale1.gamma"]
     net = cnndsl.load(SPECS / "convnext_tiny.cnn", input="3x32x32")
-    with torch.device("meta"):
-        module, reference = net.to_torch(), models.convnext_tiny()
-    theirs = reference.state_dict()
-    report = load_weights(module, theirs, assign=True, by_order=True)
+    module = net.to_torch()
+    report = load_weights(module, theirs, by_order=True)
     assert report.ok and not report.missing
     assert len(report.reshaped) == 36 and len(report.reordered) == 18
-    assert all(len(ours) == 4 and ours[2:] == (1, 1) and theirs_shape == ours[:2]
-               for _, ours, _, theirs_shape in report.reshaped)
-    assert all(t.endswith(".layer_scale") and o.endswith(".gamma") for o, t in report.reordered)
+    assert all(len(ours) == 2 and their_shape == (*ours, 1, 1)
+               for _, ours, _, their_shape in report.reshaped)
+    assert all(o.endswith(".layer_scale") and t.endswith(".gamma") for o, t in report.reordered)
     text = str(report)
     assert "36 reshaped" in text and "18 reordered" in text
-    assert ("convnext_block1.conv2.weight [384, 96, 1, 1] <- features.1.0.block.3.weight "
-            "[384, 96]") in text
-    assert "convnext_block1.layer_scale1.gamma <- features.1.0.layer_scale" in text
-    del theirs["features.5.4.layer_scale"]
-    with pytest.raises(WeightMismatchError, match="convnext_block11.layer_scale1.gamma"):
+    assert ("features.1.0.block.3.weight [384, 96] <- convnext_block1.conv2.weight "
+            "[384, 96, 1, 1]") in text
+    assert "features.1.0.layer_scale <- convnext_block1.layer_scale1.gamma" in text
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert (module.eval()(x) - old(x)).abs().max().item() <= 1e-4
+    del theirs["convnext_block11.layer_scale1.gamma"]
+    with pytest.raises(WeightMismatchError, match=r"features\.5\.4\.layer_scale"):
         load_weights(net.to_torch(), theirs, by_order=True)
 
 
+def test_unlabelled_convnext_takes_torchvision_weights_by_order():
+    """The same spec unlabelled, with conv(c, 1) for the MLP, still takes torchvision's
+    weights by declaration order: its 36 nn.Linear weights reshaped to 1x1 convolutions."""
+    net = cnndsl.loads(CONVNEXT_BEFORE_LABELS, path="convnext_before_labels.cnn")
+    reference = torchvision_model("convnext_tiny")
+    module = net.to_torch()
+    report = load_weights(module, reference.state_dict(), by_order=True)
+    assert report.ok and len(report.reshaped) == 36 and not report.reordered
+    assert "convnext_block1.layer_scale1" in module.state_dict()  # the block's own parameter
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        assert (module.eval()(x) - reference(x)).abs().max().item() <= 1e-4
+
+
 def test_torchvision_convnext_weights_export_to_onnx(tmp_path):
-    """The ONNX back end pairs torchvision's names, Linear weights and layer scales the
-    same way: the exported graph computes torchvision's outputs."""
+    """The ONNX back end takes torchvision's names, Linear weights and layer scales
+    as they are: the exported graph computes torchvision's outputs."""
     ort = pytest.importorskip("onnxruntime")
     net = cnndsl.load(SPECS / "convnext_tiny.cnn", input="3x32x32")
     reference = torchvision_model("convnext_tiny")
-    net.to_onnx(tmp_path / "convnext.onnx", state_dict=reference.state_dict(), by_order=True)
+    net.to_onnx(tmp_path / "convnext.onnx", state_dict=reference.state_dict())
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
     session = ort.InferenceSession(str(tmp_path / "convnext.onnx"),
                                    providers=["CPUExecutionProvider"])

@@ -13,8 +13,8 @@ from conftest import SPECS  # noqa: E402
 from test_torch_backend import INPUT, TWINS, randomize  # noqa: E402
 
 # Every zoo spec whose labels are torchvision's module names.
-LABELLED = ["alexnet", "densenet121", "efficientnet_b0", "googlenet", "inception_v3",
-            "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "resnet18", "resnet34",
+LABELLED = ["alexnet", "convnext_tiny", "densenet121", "efficientnet_b0", "googlenet",
+            "inception_v3", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "resnet18", "resnet34",
             "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "shufflenet_v2_x1_0",
             "squeezenet1_1", "vgg16", "vgg16_bn", "vgg19", "wide_resnet50_2"]
 EXTRA_TWINS = {"mobilenet_v2": models.mobilenet_v2}

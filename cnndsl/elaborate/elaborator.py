@@ -364,7 +364,7 @@ class Elaborator:
         self.block_calls[block.name] += 1
         names = bind_block_args(block, call, self._evaluator(current, ctx), shape, index)
         prefix = ctx.scope[-1].name if ctx.scope else ""
-        name = self.builder.local_name(prefix, block.name) if label is None else \
+        name = self.builder.local_name(prefix, block.name, span=call.span) if label is None else \
             self.builder.label_name(prefix, label, block.name)
         self.builder.open_scope(name, declared_labels(block.body.statements),
                                 label is not None and label.sequential)

@@ -27,8 +27,8 @@ REMOVED = ("dropout", "drop_path")  # the identity in eval mode
 # activations PyTorch can run in place, and the producers whose result may be
 # overwritten (not a view of another tensor, not the caller's input)
 IN_PLACE = ("relu", "relu6", "leaky_relu", "hardswish", "hardsigmoid", "silu", "elu", "mish")
-FRESH = ("conv", "deconv", "bn", "fc", "add", "mul", "concat", "layernorm", "groupnorm",
-         "instancenorm", "layer_scale", "scale", "avgpool", "maxpool", "pad_channels")
+FRESH = ("conv", "deconv", "pointwise", "bn", "fc", "add", "mul", "concat", "layernorm",
+         "groupnorm", "instancenorm", "layer_scale", "scale", "avgpool", "maxpool", "pad_channels")
 
 
 def plan_folds(graph: Graph) -> dict[int, int]:

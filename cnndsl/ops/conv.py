@@ -137,3 +137,27 @@ register(OpDef(
     label=_deconv_label, aliases=("conv_transpose",),
     doc="Transposed convolution (up-convolution); input channels are inferred.",
 ))
+
+
+# -- pointwise: a 1x1 convolution held as a linear layer over the channels ----------
+
+def _pointwise_infer(a, inputs):
+    c, h, w = feature_map("pointwise", inputs[0])
+    return {**a, "in_channels": c}, (a["channels"], h, w)
+
+
+register(OpDef(
+    name="pointwise",
+    args=(Arg("channels", A.positive_int, doc="output channels"),
+          Arg("bias", A.boolean, True)),
+    # a 1x1 convolution's parameters and multiply-accumulates: channels x in_channels
+    # per pixel, plus the bias
+    infer=_pointwise_infer,
+    params=lambda a, i, o: a["channels"] * a["in_channels"] + (a["channels"] if a["bias"] else 0),
+    macs=lambda a, i, o: o[0] * o[1] * o[2] * a["in_channels"],
+    label=lambda a: f"pointwise 1x1, {a['channels']}",
+    doc="A 1x1 convolution computed as a linear layer over each pixel's channels, its weight "
+        "an out x in matrix (nn.Linear on channels-last maps): ConvNeXt's MLP, whose "
+        "'pointwise/1x1 convs' are linear layers (Liu et al. 2022, fig. 4; torchvision's "
+        "CNBlock).  The same numbers as conv(c, 1); input channels are inferred.",
+))

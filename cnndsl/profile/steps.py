@@ -37,7 +37,8 @@ def build_steps(graph: Graph, module) -> list[Step]:
     steps = []
     for node in graph.layers():
         emission = emit(node, ctx)
-        submodule = module.get_submodule(node.name) if emission.callee else None
+        submodule = None if not emission.callee else module.get_parameter(node.name) \
+            if emission.init else module.get_submodule(node.name)  # a layer scale: a parameter
         args = [f"a{i}" for i in range(len(node.inputs))]
         body = emission.call.replace("{self}", "m").format(*args)
         source = f"lambda {', '.join(args)}: {body}"

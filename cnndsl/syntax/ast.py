@@ -224,11 +224,17 @@ class Label:
     """``layer1:`` before a statement or a path: the name of the layer, block call or
     group it makes; ``features: sequential`` also numbers the group's unlabelled
     children 0, 1, 2 ... as nn.Sequential does; a bare ``sequential`` (name None)
-    numbers them under the automatic name."""
+    numbers them under the automatic name.  A number (``2:``, name ``"2"``) numbers a
+    child of a sequential group explicitly."""
 
     name: str | None
     sequential: bool
     span: Span
+
+    @property
+    def number(self) -> int | None:
+        """The number of ``2:``; None for a named or bare label."""
+        return int(self.name) if self.name is not None and self.name.isdigit() else None
 
 
 @dataclass(frozen=True)

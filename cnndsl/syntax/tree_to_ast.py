@@ -128,6 +128,10 @@ class TreeToAst(Transformer):
     def block_label(self, meta, children):
         return ast.Label("block", children[0] is not None, self._span(meta))
 
+    def number_label(self, meta, children):
+        number, sequential = children
+        return ast.Label(str(int(number)), sequential is not None, self._span(meta))
+
     def unnamed_label(self, meta, children):
         return ast.Label(None, True, self._span(meta))
 

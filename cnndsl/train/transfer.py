@@ -53,9 +53,7 @@ def freeze(model: torch.nn.Module, patterns: list[str]) -> list[str]:
     if not patterns:
         return []
     from cnndsl.train.patterns import closest, select
-    layers = {name: module for name, module in model.named_modules()
-              if name and (any(True for _ in module.parameters(recurse=False))
-                           or isinstance(module, torch.nn.modules.batchnorm._BatchNorm))}
+    layers = _layers(model)
     frozen, unmatched = select(list(layers), patterns)
     if unmatched:
         pattern = unmatched[0]
@@ -65,9 +63,25 @@ def freeze(model: torch.nn.Module, patterns: list[str]) -> list[str]:
                               "pattern is a glob matched against a layer's dotted name or any "
                               "dotted suffix of it (docs/training.md)")
     for name in frozen:
-        for parameter in layers[name].parameters(recurse=False):
+        for parameter in layers[name]:
             parameter.requires_grad_(False)
     return frozen
+
+
+def _layers(model: torch.nn.Module) -> dict[str, list]:
+    """Layer name -> its parameters: each torch.nn module with weights or batch-norm
+    statistics, and each parameter a block holds itself, which is a layer of its own
+    (a layer scale, `features.1.0.layer_scale`, as torchvision's CNBlock holds it)."""
+    layers = {}
+    for name, module in model.named_modules():
+        own = dict(module.named_parameters(recurse=False))
+        if type(module).__module__.startswith("torch.nn"):
+            if name and (own or isinstance(module, torch.nn.modules.batchnorm._BatchNorm)):
+                layers[name] = list(own.values())
+        else:
+            layers.update((f"{name}.{key}" if name else key, [parameter])
+                          for key, parameter in own.items())
+    return layers
 
 
 def keep_frozen_bn_in_eval(model: torch.nn.Module, frozen: list[str]) -> None:

@@ -20,7 +20,8 @@ from cnndsl.escape import dot as dot_string
 
 # fill colour by op; ops not listed are drawn white
 FILL = {
-    "conv": "#cfe2f3", "deconv": "#cfe2f3", "fc": "#d9ead3", "bn": "#eeeeee", "lrn": "#eeeeee",
+    "conv": "#cfe2f3", "deconv": "#cfe2f3", "pointwise": "#cfe2f3", "fc": "#d9ead3",
+    "bn": "#eeeeee", "lrn": "#eeeeee",
     "maxpool": "#fce5cd", "avgpool": "#fce5cd",
     "adaptive_avgpool": "#fce5cd", "adaptive_maxpool": "#fce5cd",
     "add": "#fff2cc", "concat": "#fff2cc", "mul": "#fff2cc", "block": "#d9d2e9", "input": "#ffffff",

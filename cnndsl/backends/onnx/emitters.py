@@ -81,6 +81,17 @@ def _deconv(ctx: Emission, node: Node) -> None:
            output_padding=[oh, ow] if oh or ow else None, group=a["groups"])
 
 
+@emitter("pointwise")
+def _pointwise(ctx: Emission, node: Node) -> None:
+    """A 1x1 Conv: the nn.Linear weight (out x in) as out x in x 1 x 1, the same
+    numbers, with no transposes around it."""
+    weight = ctx.params.get(node, "weight")
+    tensors = [ctx.tensor(f"{node.name}.weight", weight.reshape(*weight.shape, 1, 1))]
+    if node.attrs["bias"]:
+        tensors.append(ctx.tensor(f"{node.name}.bias", ctx.params.get(node, "bias")))
+    ctx.op("Conv", [ctx.input(node), *tensors], node, kernel_shape=[1, 1])
+
+
 @emitter("fc")
 def _fc(ctx: Emission, node: Node) -> None:
     output, tensors, doc = _weights(ctx, node)
@@ -386,8 +397,11 @@ def _prelu(ctx: Emission, node: Node) -> None:
 
 @emitter("layer_scale")
 def _layer_scale(ctx: Emission, node: Node) -> None:
-    gamma = _per_channel(node, ctx.params.get(node, "gamma"))
-    ctx.op("Mul", [ctx.input(node), ctx.tensor(f"{node.name}.gamma", gamma)], node)
+    # the initializer is the state_dict key, the node's own name (a parameter in PyTorch,
+    # torchvision's `features.1.0.layer_scale`), so the product's value takes another
+    scale = ctx.tensor(node.name, _per_channel(node, ctx.params.get(node, "")))
+    output = ctx.output_names.get(node.id, f"{node.name}/scaled")
+    ctx.op("Mul", [ctx.input(node), scale], node, output=output)
 
 
 @emitter("scale")

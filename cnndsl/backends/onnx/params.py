@@ -3,7 +3,9 @@ a live module's ``state_dict()``) or a fresh, deterministic initialisation.
 
 Names follow docs/ir.md: node ``basic3.conv1`` owns ``basic3.conv1.weight``
 and ``.bias``; a ``bn`` node owns ``weight``, ``bias`` (when affine),
-``running_mean``, ``running_var`` and ``num_batches_tracked`` (ignored here).
+``running_mean``, ``running_var`` and ``num_batches_tracked`` (ignored here); a
+``layer_scale`` node is its one tensor, named as the node (suffix ``""``: the
+PyTorch back end's parameter ``features.1.0.layer_scale``, as torchvision's).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ def expected_params(node: Node) -> dict[str, tuple[int, ...]]:
         kh, kw = a["kernel"]
         shapes = {"weight": (a["in_channels"], a["channels"] // a["groups"], kh, kw)}
         return {**shapes, "bias": (a["channels"],)} if a["bias"] else shapes
+    if node.op == "pointwise":  # nn.Linear's out x in, not a 1x1 convolution's 4-D weight
+        shapes = {"weight": (a["channels"], a["in_channels"])}
+        return {**shapes, "bias": (a["channels"],)} if a["bias"] else shapes
     if node.op == "fc":
         shapes = {"weight": (a["features"], a["in_features"])}
         return {**shapes, "bias": (a["features"],)} if a["bias"] else shapes
@@ -41,16 +46,21 @@ def expected_params(node: Node) -> dict[str, tuple[int, ...]]:
         return {"weight": c, "bias": c} if a["affine"] else {}
     if node.op == "prelu":  # nn.PReLU's weight: one slope, or one per channel
         return {"weight": (1,) if a["shared"] else (node.shape[0],)}
-    if node.op == "layer_scale":  # the LayerScale helper's gamma: C x 1 x 1 on feature maps
-        return {"gamma": (node.shape[0], 1, 1) if len(node.shape) == 3 else (node.shape[0],)}
+    if node.op == "layer_scale":  # a parameter, not a module's: C x 1 x 1 on feature maps
+        return {"": (node.shape[0], 1, 1) if len(node.shape) == 3 else (node.shape[0],)}
     return {}
+
+
+def param_key(node: Node, suffix: str) -> str:
+    """The state_dict key of a node's tensor: `conv1.weight`; a layer scale's own name."""
+    return f"{node.name}.{suffix}" if suffix else node.name
 
 
 # Parameters that PyTorch initialises to a constant: (op, suffix) -> value (None: the
 # op's `init` attribute, prelu's and layer_scale's).
 CONSTANT_INIT = {("bn", "weight"): 1.0, ("bn", "bias"): 0.0, ("bn", "running_mean"): 0.0,
                  ("bn", "running_var"): 1.0, ("prelu", "weight"): None,
-                 ("layer_scale", "gamma"): None,
+                 ("layer_scale", ""): None,
                  **{(op, "weight"): 1.0 for op in ("layernorm", "groupnorm", "instancenorm")},
                  **{(op, "bias"): 0.0 for op in ("layernorm", "groupnorm", "instancenorm")}}
 
@@ -66,7 +76,7 @@ class ParamSource:
 
     def get(self, node: Node, suffix: str) -> np.ndarray:
         shape = expected_params(node)[suffix]
-        key = f"{node.name}.{suffix}"
+        key = param_key(node, suffix)
         if self.arrays is not None:
             return self.arrays[key]
         return _fresh(node, suffix, shape, key)
@@ -105,7 +115,7 @@ def _to_numpy(state_dict: Mapping[str, object]) -> dict[str, np.ndarray]:
 
 def _check(graph: Graph, arrays: dict[str, np.ndarray],
            by_order: bool = False) -> dict[str, np.ndarray]:
-    expected = {f"{node.name}.{suffix}": shape
+    expected = {param_key(node, suffix): shape
                 for node in graph.nodes for suffix, shape in expected_params(node).items()}
     renamed = arrays
     if any(k not in arrays for k in expected):

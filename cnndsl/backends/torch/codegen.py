@@ -120,7 +120,11 @@ def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
             continue
         assignment = names.attribute_assignment(item.attr)
         indent = 8 + 4 * (k in optional)
-        if item.child and item.child.variant.kind == "inline":
+        if item.init is not None:  # a parameter of this module (a layer scale)
+            close = ")" if item.attr.isdigit() else ""
+            assignment = names.parameter_assignment(item.attr)
+            lines = _wrapped(f"{assignment}{item.init.format(*exprs)}{close}", indent)
+        elif item.child and item.child.variant.kind == "inline":
             lines = _wrapped(f"{assignment}{_call_source(item, exprs)}{')' * item.attr.isdigit()}",
                              indent)
         elif item.attr.isdigit():  # self.add_module("0", nn.Conv2d(...)), wrapped as black does

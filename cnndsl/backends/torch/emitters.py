@@ -3,7 +3,10 @@
 A row turns a node into an `Emission`: the submodule to construct (callee and
 arguments; None for ops computed inline in `forward`) and a call template for
 `forward`, where `{self}` is the submodule and `{0}`, `{1}`, ... are the input
-variables.  Adding an op to the back end means adding one row here.
+variables.  A row whose `init` is set makes a parameter of the enclosing module
+instead of a submodule (layer scale: torchvision's `CNBlock.layer_scale`), built
+by that template from the arguments.  Adding an op to the back end means adding
+one row here.
 """
 
 from __future__ import annotations
@@ -40,15 +43,14 @@ POSITIONAL = {
     "nn.GroupNorm": ("num_groups", "num_channels"),
     "nn.InstanceNorm2d": ("num_features",),
     "nn.ChannelShuffle": ("groups",),
-    "LayerScale": ("channels", "init"),
+    "nn.Parameter": ("channels", "init"),
     "StochasticDepth": ("p", "mode"),
     "ChannelSlice": ("start", "end"),
 }
 
 # Ops whose module is not in torch.nn: the generated file defines these classes
 # (templates/torch/helpers.py.j2) when the network uses the op.
-HELPER_CLASSES = {"layer_scale": "LayerScale", "drop_path": "StochasticDepth",
-                  "slice": "ChannelSlice"}
+HELPER_CLASSES = {"drop_path": "StochasticDepth", "slice": "ChannelSlice"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class Emission:
     args: tuple[Arg, ...] = ()
     call: str = "{self}({0})"
     notes: tuple[str, ...] = field(default=())
+    # a parameter, not a submodule: its constructor, `{0}`, `{1}` ... the arguments
+    init: str | None = None
 
 
 def _pair(v):
@@ -216,6 +220,20 @@ def _fc(node: Node, ctx: EmitContext) -> Emission:
     return Emission("nn.Linear", tuple(args))
 
 
+# Channels last around a layer that acts on each pixel's channels, and back
+# (torchvision's LayerNorm2d, and CNBlock's Permute modules)
+CHANNELS_LAST = "{self}({0}.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)"
+
+
+def _pointwise(node: Node, ctx: EmitContext) -> Emission:
+    """A 1x1 convolution as nn.Linear on channels-last maps (torchvision's CNBlock)."""
+    a = node.attrs
+    args = [(None, a["in_channels"]), (None, a["channels"])]
+    if not a["bias"]:
+        args.append(("bias", False))
+    return Emission("nn.Linear", tuple(args), CHANNELS_LAST)
+
+
 def _crop_slice(a) -> str:
     (h, w), top, left = a["size"], a["top"], a["left"]
     return f"{{0}}[:, :, {top}:{top + h}, {left}:{left + w}]"
@@ -260,7 +278,7 @@ def _layernorm(node: Node, ctx: EmitContext) -> Emission:
     args = ((None, node.shape[0]), *_norm_options(node.attrs, affine_kw="elementwise_affine"))
     if len(node.shape) == 1:
         return Emission("nn.LayerNorm", args)
-    return Emission("nn.LayerNorm", args, "{self}({0}.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)")
+    return Emission("nn.LayerNorm", args, CHANNELS_LAST)
 
 
 def _groupnorm(node: Node, ctx: EmitContext) -> Emission:
@@ -274,10 +292,11 @@ def _instancenorm(node: Node, ctx: EmitContext) -> Emission:
 
 
 def _layer_scale(node: Node, ctx: EmitContext) -> Emission:
-    args = [(None, node.shape[0]), (None, node.attrs["init"])]
-    if len(node.shape) == 1:
-        args.append(("spatial", False))
-    return Emission("LayerScale", tuple(args))
+    """A parameter of the enclosing module, as torchvision's `CNBlock.layer_scale`: its
+    state_dict key is the layer's name (`features.1.0.layer_scale`), with no `.weight`."""
+    shape = "({0}, 1, 1)" if len(node.shape) == 3 else "({0},)"
+    return Emission("nn.Parameter", ((None, node.shape[0]), (None, float(node.attrs["init"]))),
+                    "{0} * {self}", init=f"nn.Parameter(torch.full({shape}, {{1}}))")
 
 
 def _scale(node: Node, ctx: EmitContext) -> Emission:
@@ -344,6 +363,7 @@ EMITTERS: dict[str, Callable[[Node, EmitContext], Emission]] = {
     "crop": lambda node, ctx: Emission(None, (), _crop_slice(node.attrs)),
     "pad_channels": _pad_channels,
     "fc": _fc,
+    "pointwise": _pointwise,
     "add": _inline(lambda n: _chain(n, "+", "sum([{rest}], {{0}})")),
     # a Cx1x1 gate broadcasts
     "mul": _inline(lambda n: _chain(n, "*", "math.prod([{rest}], start={{0}})")),

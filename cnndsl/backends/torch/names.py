@@ -55,6 +55,12 @@ def attribute_assignment(name: str) -> str:
     return f"self.{name} = " if not name.isdigit() else f'self.add_module("{name}", '
 
 
+def parameter_assignment(name: str) -> str:
+    """How generated code sets parameter `name`: `self.layer_scale = `, or
+    `self.register_parameter("3", ` (one more ')' to close)."""
+    return f"self.{name} = " if not name.isdigit() else f'self.register_parameter("{name}", '
+
+
 def parameter_name(name: str, span: Span | None = None) -> str:
     """A constructor parameter named after a block argument; escaped, never rejected
     unless it is not a name at all."""

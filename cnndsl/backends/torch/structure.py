@@ -34,6 +34,7 @@ class Item:
     output: int  # node id produced
     child: "Instance | None" = None
     absent: bool = False  # a placeholder: this call lacks the class's optional submodule
+    init: str | None = None  # a parameter's constructor template (Emission.init)
 
 
 @dataclass
@@ -118,7 +119,7 @@ def build_tree(graph: Graph) -> Instance:
         e = emit(node, ctx)
         attr = names.attribute_name(node.name.rsplit(".", 1)[-1], node.span)
         inst.items.append(Item(attr if e.callee else None, e.callee, list(e.args), e.call,
-                               node.inputs, node.id))
+                               node.inputs, node.id, init=e.init))
     _wire(root, graph, ctx.users)
     return root
 
@@ -215,8 +216,9 @@ def _kind(inst: Instance) -> str:
     (`downsample: sequential path { conv(...); bn }`); "class" otherwise."""
     if inst.frame is None or not _numbered_chain(inst):
         return "class"
-    if inst.frame.group:
-        return "inline"
+    if inst.frame.group:  # as nn.Sequential(...) only if each layer is called as it is
+        plain = all(it.call == "{self}({0})" and it.init is None for it in inst.items)
+        return "inline" if plain else "class"
     children = [it.child for it in inst.items]
     if any(c is None for c in children) or \
             len({c.variant.class_name for c in children}) != 1:
@@ -242,14 +244,14 @@ def _numbered_chain(inst: Instance) -> bool:
 def _fingerprint(inst: Instance) -> tuple:
     """Everything a call builds, by value: two calls with one fingerprint, the same
     arguments and the same input are constructed alike."""
-    return tuple((it.attr, it.callee, tuple(map(repr, it.args)), it.call,
+    return tuple((it.attr, it.callee, it.init, tuple(map(repr, it.args)), it.call,
                   _fingerprint(it.child) if it.child else None) for it in inst.items)
 
 
 def _signature(inst: Instance) -> tuple:
     """What makes two calls one class: each item's submodule, op, keywords, forward
     template, wiring and child class."""
-    return tuple((it.attr, it.callee, tuple(kw for kw, _ in it.args), it.call,
+    return tuple((it.attr, it.callee, it.init, tuple(kw for kw, _ in it.args), it.call,
                   _local_refs(inst, it), it.child.variant.class_name if it.child else None)
                  for it in inst.items)
 
@@ -308,8 +310,8 @@ def _embed(small: Instance, large: Instance) -> list[int] | None:
     position = {large.items[k].output: j for j, k in enumerate(kept)}
     for j, k in enumerate(kept):
         a, b = large.items[k], small.items[j]
-        if (a.attr, a.callee, tuple(kw for kw, _ in a.args), a.call) != \
-                (b.attr, b.callee, tuple(kw for kw, _ in b.args), b.call):
+        if (a.attr, a.callee, a.init, tuple(kw for kw, _ in a.args), a.call) != \
+                (b.attr, b.callee, b.init, tuple(kw for kw, _ in b.args), b.call):
             return None
         if (a.child.variant.class_name if a.child else None) != \
                 (b.child.variant.class_name if b.child else None):
@@ -325,7 +327,8 @@ def _embed(small: Instance, large: Instance) -> list[int] | None:
 
 def _with_placeholders(items: list[Item], slots: list[int], template: list[Item]) -> list[Item]:
     """`items` laid out as `template`'s, with an absent placeholder where it lacks one."""
-    laid = [Item(it.attr, it.callee, [], it.call, (), -1, None, absent=True) for it in template]
+    laid = [Item(it.attr, it.callee, [], it.call, (), -1, None, absent=True, init=it.init)
+            for it in template]
     for item, k in zip(items, slots):
         laid[k] = item
     return laid

@@ -20,8 +20,11 @@ reported: a layer written as `nn.Linear` on channels-last tensors where the spec
 says a 1x1 convolution (ConvNeXt's MLP) holds the same weights as an out x in
 matrix instead of out x in x 1 x 1, so shapes are compared without trailing 1s
 and the tensor is reshaped; and a tensor a module registers on itself (ConvNeXt's
-`layer_scale`) comes before its submodules' in PyTorch's state_dict whatever the
-order of use, so such tensors may also pair at the end of their module.
+`layer_scale`, in torchvision and in cnndsl's generated code) comes before its
+submodules' in PyTorch's state_dict whatever the order of use, where one held by a
+submodule (a `LayerScale` module's `gamma`, cnndsl's before layer scale became a
+parameter) comes after them, so such tensors may also pair at the end of their
+module, on either side.
 """
 
 from __future__ import annotations
@@ -57,8 +60,9 @@ class WeightReport:
             lines += [f"    {ours} {list(our_shape)} <- {theirs} {list(their_shape)}"
                       for ours, our_shape, theirs, their_shape in self.reshaped]
         if self.reordered:
-            lines.append(f"  {len(self.reordered)} reordered (a module's own tensor comes "
-                         f"before its layers in a state_dict, used after them here):")
+            lines.append(f"  {len(self.reordered)} reordered (a tensor a module holds itself "
+                         f"comes before its layers in a state_dict, one a submodule holds "
+                         f"after them):")
             lines += [f"    {ours} <- {theirs}" for ours, theirs in self.reordered]
         if self.moved:
             lines.append(f"  {len(self.moved)} paired out of order (modules declared elsewhere, "
@@ -115,13 +119,15 @@ def align(ours: dict, theirs: dict) -> WeightReport:
     """Pair the entries of two state_dicts by declaration order (see module doc)."""
     our_keys, their_keys = list(ours), list(theirs)
     report = _align(ours, our_keys, theirs, their_keys)
-    if not report.ok:
-        reordered, moved = _own_tensors_last(their_keys)
-        if moved:
-            other = _align(ours, our_keys, theirs, reordered)
+    if not report.ok:  # own tensors last on both sides: a layer scale held either way
+        (our_order, our_moved), (their_order, their_moved) = (_own_tensors_last(our_keys),
+                                                              _own_tensors_last(their_keys))
+        if our_moved or their_moved:
+            other = _align(ours, our_order, theirs, their_order)
             if len(other.loaded) > len(report.loaded):
                 report = other
-                report.reordered = [(o, t) for o, t in report.loaded if t in moved]
+                report.reordered = [(o, t) for o, t in report.loaded
+                                    if o in our_moved or t in their_moved]
     if not report.ok:
         moved = _align_modules(ours, theirs)
         report = moved if moved is not None else report
