@@ -234,6 +234,22 @@ def test_stage_classes_are_sequential_loops_with_the_block_count():
     assert module.layer1[0].downsample is not None and module.layer1[1].downsample is None
 
 
+def test_cifar_resnet20_is_one_block_class_with_its_option_a_shortcut_optional():
+    """The issue's first example: resnet20 for CIFAR was BasicStage2/3/4-style classes,
+    one per shortcut width; now cifar_basic is one class whose shortcut (a 1x1 max pool
+    and ChannelPad) is None where stride is 1, and the network takes `classes`."""
+    net = cnndsl.load(SPECS / "resnet_cifar.cnn")
+    source = generate_source(net)
+    classes = [n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef)]
+    assert classes == ["ChannelPad", "CifarBasic", "ResnetCifar"]
+    assert "self.pad_channels1 = ChannelPad(in_channels // 2, in_channels // 2)" in source
+    assert "def __init__(self, classes=10):" in source
+    module = net.to_torch()
+    assert sum(p.numel() for p in module.parameters()) == 269_722  # He et al.: 0.27M
+    assert module.cifar_basic1.pad_channels1 is None
+    assert module.cifar_basic4.pad_channels1 is not None
+
+
 def test_blocks_with_growing_drop_rates_are_not_looped_as_alike():
     """A stage whose blocks' drop rates grow with their index (the linear rule) has no
     two blocks alike: it is not a loop of one call, and every rate reaches the module."""

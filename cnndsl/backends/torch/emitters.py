@@ -46,11 +46,13 @@ POSITIONAL = {
     "nn.Parameter": ("channels", "init"),
     "StochasticDepth": ("p", "mode"),
     "ChannelSlice": ("start", "end"),
+    "ChannelPad": ("before", "after"),
 }
 
 # Ops whose module is not in torch.nn: the generated file defines these classes
 # (templates/torch/helpers.py.j2) when the network uses the op.
-HELPER_CLASSES = {"drop_path": "StochasticDepth", "slice": "ChannelSlice"}
+HELPER_CLASSES = {"drop_path": "StochasticDepth", "slice": "ChannelSlice",
+                  "pad_channels": "ChannelPad"}
 
 
 @dataclass(frozen=True)
@@ -239,13 +241,6 @@ def _crop_slice(a) -> str:
     return f"{{0}}[:, :, {top}:{top + h}, {left}:{left + w}]"
 
 
-def _pad_channels(node: Node, ctx: EmitContext) -> Emission:
-    """Zero channels (ResNet's option A): F.pad pads the last dimensions first."""
-    a = node.attrs
-    spatial = "0, 0, 0, 0, " if len(node.shape) == 3 else ""
-    return Emission(None, (), f"nn.functional.pad({{0}}, ({spatial}{a['before']}, {a['after']}))")
-
-
 def _gelu(node: Node, ctx: EmitContext) -> Emission:
     tanh = node.attrs["approximate"] == "tanh"
     return Emission("nn.GELU", (("approximate", "tanh"),) if tanh else ())
@@ -361,7 +356,9 @@ EMITTERS: dict[str, Callable[[Node, EmitContext], Emission]] = {
     "channel_shuffle": _simple("nn.ChannelShuffle", (None, "groups")),
     "flatten": _inline(lambda n: "torch.flatten({0}, 1)"),
     "crop": lambda node, ctx: Emission(None, (), _crop_slice(node.attrs)),
-    "pad_channels": _pad_channels,
+    # a module, not an inline F.pad: its zero counts are constructor arguments, so calls
+    # that pad differently (each stage of a CIFAR ResNet's option A) share one class
+    "pad_channels": _simple("ChannelPad", (None, "before"), (None, "after")),
     "fc": _fc,
     "pointwise": _pointwise,
     "add": _inline(lambda n: _chain(n, "+", "sum([{rest}], {{0}})")),
