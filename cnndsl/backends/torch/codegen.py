@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnndsl.backends.torch import names
-from cnndsl.backends.torch.emitters import HELPER_CLASSES
+from cnndsl.backends.torch.emitters import HELPER_CLASSES, OMITTED_DEFAULTS
 from cnndsl.backends.torch.knobs import network_knobs
 from cnndsl.backends.torch.structure import (Instance, Variant, build_tree, group_variants,
                                              resolve_params)
@@ -189,7 +189,9 @@ def _arguments(item, exprs: list[str]) -> list[str]:
     parameter's own name positionally, and from the first other one on by keyword:
     `Bottleneck(in_channels, c, stride=stride)`, `BottleneckStage(64, n=3, c=64)`."""
     if item.child is None:
-        return [e if kw is None else f"{kw}={e}" for (kw, _), e in zip(item.args, exprs)]
+        defaults = dict(OMITTED_DEFAULTS.get(item.callee, ()))
+        return [e if kw is None else f"{kw}={e}" for (kw, _), e in zip(item.args, exprs)
+                if not (kw in defaults and e == names.literal(defaults[kw]))]
     args, positional = [], True
     for p, e in zip(item.child.variant.params, exprs):
         if p.keyword and e == names.literal(p.default if p.has_default else False):

@@ -49,6 +49,11 @@ POSITIONAL = {
     "ChannelPad": ("before", "after"),
 }
 
+# Keyword arguments an emitter leaves out at PyTorch's default, in the order it writes
+# them: calls that differ only in writing one (a depthwise conv's `groups`) are one
+# structure, and the default is left out of generated source again (structure.py).
+OMITTED_DEFAULTS = {"nn.Conv2d": (("dilation", 1), ("groups", 1), ("bias", True))}
+
 # Ops whose module is not in torch.nn: the generated file defines these classes
 # (templates/torch/helpers.py.j2) when the network uses the op.
 HELPER_CLASSES = {"drop_path": "StochasticDepth", "slice": "ChannelSlice",

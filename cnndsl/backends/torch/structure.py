@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from cnndsl.backends.torch import names
-from cnndsl.backends.torch.emitters import POSITIONAL, EmitContext, emit
+from cnndsl.backends.torch.emitters import OMITTED_DEFAULTS, POSITIONAL, EmitContext, emit
 from cnndsl.errors import SpecError
 from cnndsl.ir.graph import HEAD_BLOCK, Graph, ScopeFrame
 
@@ -118,10 +118,21 @@ def build_tree(graph: Graph) -> Instance:
             inst = last
         e = emit(node, ctx)
         attr = names.attribute_name(node.name.rsplit(".", 1)[-1], node.span)
-        inst.items.append(Item(attr if e.callee else None, e.callee, list(e.args), e.call,
+        inst.items.append(Item(attr if e.callee else None, e.callee, _with_defaults(e), e.call,
                                node.inputs, node.id, init=e.init))
     _wire(root, graph, ctx.users)
     return root
+
+
+def _with_defaults(e) -> list[tuple]:
+    """The emission's arguments with the keywords it leaves out at their defaults
+    written in (OMITTED_DEFAULTS), so one block's calls line up argument for argument."""
+    omitted = OMITTED_DEFAULTS.get(e.callee)
+    if not omitted:
+        return list(e.args)
+    given = {kw: value for kw, value in e.args if kw is not None}
+    fixed = [(kw, value) for kw, value in e.args if kw not in dict(omitted)]
+    return fixed + [(kw, given.get(kw, default)) for kw, default in omitted]
 
 
 def _wire(inst: Instance, graph: Graph, users: list[list[int]]) -> None:
