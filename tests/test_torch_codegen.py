@@ -250,6 +250,21 @@ def test_cifar_resnet20_is_one_block_class_with_its_option_a_shortcut_optional()
     assert module.cifar_basic4.pad_channels1 is not None
 
 
+def test_an_optional_residual_add_is_a_switch_on_one_class():
+    """MobileNetV2's inverted residual adds its input only where the block keeps the
+    shape (`path if stride == 1 and in.channels == c`): the calls with and without the
+    add are one class, as torchvision's use_res_connect, and the module stays exact."""
+    net = cnndsl.load(SPECS / "mobilenet_v2.cnn", input="3x32x32")
+    source = generate_source(net)
+    block = source.split("class Inverted2(nn.Module):")[1].split("\nclass ")[0]
+    assert "        self.residual = in_channels == c\n" in block
+    assert "        if self.residual:\n            out = out + x\n" in block
+    assert "class Inverted3" not in source
+    module = net.to_torch()
+    switches = [m.residual for m in module.modules() if hasattr(m, "residual")]
+    assert switches.count(True) == 10 and switches.count(False) == 6  # torchvision's 10 adds
+
+
 def test_blocks_with_growing_drop_rates_are_not_looped_as_alike():
     """A stage whose blocks' drop rates grow with their index (the linear rule) has no
     two blocks alike: it is not a loop of one call, and every rate reaches the module."""

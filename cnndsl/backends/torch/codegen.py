@@ -114,9 +114,12 @@ def _returns_all(graph, context: dict) -> dict:
 
 def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
     first, optional, leaders = variant.template, variant.optional, variant.leaders()
-    init, forward_lines, arguments, result = [], *_forward(first, leaders)
+    init, forward_lines, arguments, result = [], *_forward(first, leaders, variant)
     for k, (item, exprs) in enumerate(zip(first.items, variant.exprs)):
         if item.attr is None:
+            if k in optional:  # an optional merge: whether this call has it, kept on self
+                test = variant.conditions.get(k, variant.switch(k))
+                init.append(f"self.{variant.switch(k)} = {test}")
             continue
         assignment = names.attribute_assignment(item.attr)
         indent = 8 + 4 * (k in optional)
@@ -133,7 +136,7 @@ def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
             lines = _call_lines(assignment, _callee(item), _arguments(item, exprs), indent)
         if k in optional:  # torchvision's `self.downsample = None` where a call has none
             lead = leaders[k]
-            test = variant.conditions.get(lead, names.parameter_name(first.items[lead].attr))
+            test = variant.conditions.get(lead, variant.switch(lead))
             body = ["    " + line for line in lines]
             if lead == k:
                 init += [f"if {test}:", *body, "else:", f"    {assignment}None"]
@@ -236,7 +239,8 @@ def _signature(params: list[str]) -> list[str]:
     return ["def __init__(", *(f"    {p}," for p in params), "):"]
 
 
-def _forward(inst: Instance, leaders: dict[int, int] | None = None) -> tuple[list[str], str, str]:
+def _forward(inst: Instance, leaders: dict[int, int] | None = None,
+             variant: Variant | None = None) -> tuple[list[str], str, str]:
     """forward()'s lines, argument list and returned variable.  A value keeps its
     variable while it flows down a chain; branches get fresh names (out, out2, ...).
     An optional submodule runs where the call has it: `if self.downsample is not None`."""
@@ -258,9 +262,11 @@ def _forward(inst: Instance, leaders: dict[int, int] | None = None) -> tuple[lis
         if k in (leaders or {}):
             lead = leaders[k]
             if lead == k:
-                if target != args[0]:
-                    lines.append(f"{target} = {args[0]}")
-                lines.append(f"if {names.attribute_ref(item.attr)} is not None:")
+                passed = args[item.passes]  # what the result is where the call lacks it
+                if target != passed:
+                    lines.append(f"{target} = {passed}")
+                lines.append(f"if {names.attribute_ref(item.attr)} is not None:" if item.attr
+                             else f"if self.{variant.switch(k)}:")
             lines += ["    " + line for line in _wrapped(f"{target} = {call.format(*args)}",
                                                          indent=12)]
         else:

@@ -13,6 +13,7 @@ exact for each call by construction.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ class Item:
     output: int  # node id produced
     child: "Instance | None" = None
     absent: bool = False  # a placeholder: this call lacks the class's optional submodule
+    passes: int = 0  # an optional merge's input that stands for its result where it is absent
     init: str | None = None  # a parameter's constructor template (Emission.init)
 
 
@@ -92,13 +94,22 @@ class Variant:
         """The indices of the items some calls lack (`self.downsample = None` there)."""
         return {k for inst in self.instances for k, it in enumerate(inst.items) if it.absent}
 
+    def switch(self, k: int) -> str:
+        """The name that says whether a call has optional item `k`: its submodule's, or
+        for an inline merge an attribute of its own (`self.residual` for an add)."""
+        item = self.template.items[k]
+        if item.attr is not None:
+            return names.parameter_name(item.attr)
+        return "residual" if " + " in item.call else f"use_step{k}"
+
     def leaders(self) -> dict[int, int]:
         """Each optional item -> the first of its run: consecutive optional items that
         the same calls have (an unlabelled `path if` of two layers) share one `if`."""
         optional, lead = self.optional, {}
         for k in sorted(optional):
             same = k - 1 in optional and all(i.items[k].absent == i.items[k - 1].absent
-                                             for i in self.instances)
+                                             for i in self.instances) \
+                and None not in (self.template.items[k].attr, self.template.items[k - 1].attr)
             lead[k] = lead[k - 1] if same else k
         return lead
 
@@ -300,24 +311,42 @@ def _merge_into(order: list[Variant], inst: Instance) -> Variant | None:
 
 def _embed(small: Instance, large: Instance) -> list[int] | None:
     """Where each of `small`'s items stands among `large`'s, if `small` is `large` without
-    some single-input submodules whose result, where they are absent, is their input
-    (an optional shortcut projection); None otherwise."""
+    some parts whose result, where they are absent, is one of their inputs: named
+    single-input submodules (an optional shortcut projection) and up to two inline
+    merges (MobileNet's residual `add`, absent where the block changes shape); None
+    otherwise.  The merges' passed-through inputs are recorded on `large`'s items."""
     present = {it.attr for it in small.items}
-    removed = [k for k, it in enumerate(large.items)
-               if it.attr is not None and it.attr not in present]
-    if not removed or len(large.items) - len(removed) != len(small.items):
-        return None
-    if any(len(large.items[k].inputs) != 1 or large.items[k].attr.isdigit() for k in removed):
+    named = [k for k, it in enumerate(large.items) if it.attr is not None and it.attr not in present]
+    if any(len(large.items[k].inputs) != 1 or large.items[k].attr.isdigit() for k in named):
         return None  # numbered children differ in count, not in an optional part
-    kept = [k for k in range(len(large.items)) if k not in removed]
-    through = {large.items[k].output: large.items[k].inputs[0] for k in removed}
+    extra = len(large.items) - len(named) - len(small.items)
+    merges = [k for k, it in enumerate(large.items) if it.attr is None and len(it.inputs) > 1]
+    if not 0 <= extra <= min(2, len(merges)):
+        return None
+    for ops in itertools.combinations(merges, extra):
+        if not named and not ops:
+            continue
+        for choice in itertools.product(*(range(len(large.items[k].inputs)) for k in ops)):
+            passes = {**dict.fromkeys(named, 0), **dict(zip(ops, choice))}
+            kept = _aligned(small, large, passes)
+            if kept is not None:
+                for k, index in passes.items():
+                    large.items[k].passes = index
+                return kept
+    return None
+
+
+def _aligned(small: Instance, large: Instance, passes: dict[int, int]) -> list[int] | None:
+    """`small`'s positions among `large`'s items once the items in `passes` are taken out,
+    each result replaced by the input it passes; None unless every item and wire agree."""
+    kept = [k for k in range(len(large.items)) if k not in passes]
+    through = {large.items[k].output: large.items[k].inputs[i] for k, i in passes.items()}
 
     def passed(node: int) -> int:
         while node in through:
             node = through[node]
         return node
 
-    large_out = passed(large.output)
     position = {large.items[k].output: j for j, k in enumerate(kept)}
     for j, k in enumerate(kept):
         a, b = large.items[k], small.items[j]
@@ -327,10 +356,12 @@ def _embed(small: Instance, large: Instance) -> list[int] | None:
         if (a.child.variant.class_name if a.child else None) != \
                 (b.child.variant.class_name if b.child else None):
             return None
-        refs_a = [("item", position[n]) if n in position else ("in", large.inputs.index(n))
+        refs_a = [("item", position[n]) if n in position else
+                  ("in", large.inputs.index(n)) if n in large.inputs else None
                   for n in map(passed, a.inputs)]
         if refs_a != list(_local_refs(small, b)):
             return None
+    large_out = passed(large.output)
     if large_out not in position or _output_index(small) != position[large_out]:
         return None
     return kept
@@ -437,9 +468,10 @@ def _order_params(variant: Variant, params: dict, defaults: dict | None) -> None
     flags = []
     for i in sorted(variant.optional):
         present = [not inst.items[i].absent for inst in variant.instances]
-        condition = _condition(ordered, variant.exprs[i], present)
+        condition = _condition(ordered, variant.exprs[i] or  # a merge: the block's values
+                               [e for row in variant.exprs for e in row], present)
         if condition is None:
-            flags.append(Param(template.items[i].attr, present, flag=True))
+            flags.append(Param(variant.switch(i), present, flag=True))
         else:
             variant.conditions[i] = condition
     variant.params = [p for p in ordered if not p.has_default] + \
@@ -454,7 +486,11 @@ def _condition(params: list[Param], exprs: list[str], present: list[bool]) -> st
     outs = list(dict.fromkeys(e for e in exprs if e != "in_channels" and
                               e.split(" ")[0] in names_))
     tests = [*(f"stride != 1 or in_channels != {e}" for e in outs),
-             *(f"in_channels != {e}" for e in outs), "stride != 1"]
+             *(f"in_channels != {e}" for e in outs), "stride != 1",
+             *(f"stride == 1 and in_channels == {e}" for e in outs),  # a residual's rule
+             *(f"in_channels == {e}" for e in outs), "stride == 1",
+             *(f"{p.name} {op} {names.literal(v)}" for p in params for op in ("!=", "==")
+               for v in dict.fromkeys(p.values) if isinstance(v, int) and not isinstance(v, bool))]
     for test in tests:
         used = set(re.findall(r"[A-Za-z_]\w*", test)) - {"or"}
         if not used <= names_:
