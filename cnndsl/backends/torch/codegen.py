@@ -11,7 +11,7 @@ from pathlib import Path
 from cnndsl.backends.torch import names
 from cnndsl.backends.torch.emitters import HELPER_CLASSES, OMITTED_DEFAULTS
 from cnndsl.backends.torch.knobs import network_knobs
-from cnndsl.backends.torch.structure import (Instance, Variant, build_tree, group_variants,
+from cnndsl.backends.torch.structure import (Variant, build_tree, group_variants,
                                              resolve_params)
 from cnndsl.escape import python_doc_lines
 from cnndsl.ir.graph import HEAD_BLOCK, format_shape
@@ -114,7 +114,7 @@ def _returns_all(graph, context: dict) -> dict:
 
 def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
     first, optional, leaders = variant.template, variant.optional, variant.leaders()
-    init, forward_lines, arguments, result = [], *_forward(first, leaders, variant)
+    init, forward_lines, arguments, result = [], *_forward(variant, leaders)
     for k, (item, exprs) in enumerate(zip(first.items, variant.exprs)):
         if item.attr is None:
             if k in optional:  # an optional merge: whether this call has it, kept on self
@@ -127,11 +127,10 @@ def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
             close = ")" if item.attr.isdigit() else ""
             assignment = names.parameter_assignment(item.attr)
             lines = _wrapped(f"{assignment}{item.init.format(*exprs)}{close}", indent)
-        elif item.child and item.child.variant.kind == "inline":
+        elif item.attr.isdigit() or item.child and item.child.variant.kind == "inline":
+            # self.add_module("0", nn.Conv2d(...)), nn.Sequential(...): wrapped as black does
             lines = _wrapped(f"{assignment}{_call_source(item, exprs)}{')' * item.attr.isdigit()}",
                              indent)
-        elif item.attr.isdigit():  # self.add_module("0", nn.Conv2d(...)), wrapped as black does
-            lines = _wrapped(f"{assignment}{_call_source(item, exprs)})", indent)
         else:
             lines = _call_lines(assignment, _callee(item), _arguments(item, exprs), indent)
         if k in optional:  # torchvision's `self.downsample = None` where a call has none
@@ -146,9 +145,7 @@ def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
                 init.append(f"    {assignment}None")
             continue
         init += lines
-    params = [*(p.name if not p.keyword else
-                f"{p.name}={names.literal(p.default if p.has_default else False)}"
-                for p in variant.params),
+    params = [*(p.declaration for p in variant.params),
               *(f"{name}={names.literal(value)}" for name, value in first.knobs)]
     signature = _call_lines("def ", "__init__", ["self", *params], indent=4)
     signature[-1] += ":"  # wrapped as black wraps a long def (MBConv has a dozen arguments)
@@ -171,9 +168,7 @@ def _stage_context(variant: Variant, variants: list[Variant], graph) -> dict:
                    _wrapped(f"layers.append({_call_source(variant.template.items[1], rest)})",
                             indent=12))]
     init.append("super().__init__(*layers)")
-    params = [p.name if not p.keyword else
-              f"{p.name}={names.literal(p.default if p.has_default else False)}"
-              for p in variant.params]
+    params = [p.declaration for p in variant.params]
     signature = _call_lines("def ", "__init__", ["self", *params], indent=4)
     signature[-1] += ":"
     return {"name": variant.class_name, "doc": _docstring(variant, variants, graph),
@@ -197,7 +192,7 @@ def _arguments(item, exprs: list[str]) -> list[str]:
                 if not (kw in defaults and e == names.literal(defaults[kw]))]
     args, positional = [], True
     for p, e in zip(item.child.variant.params, exprs):
-        if p.keyword and e == names.literal(p.default if p.has_default else False):
+        if p.keyword and e == p.default_source:
             positional = False  # left out: what follows must name itself
             continue
         positional = positional and not p.keyword and (p.name == "in_channels" or e == p.name)
@@ -228,22 +223,11 @@ def _substitute(expr: str, given: dict[str, str]) -> str:
     return _TOKEN.sub(lambda m: given.get(m.group(0), m.group(0)), expr)
 
 
-def _signature(params: list[str]) -> list[str]:
-    """`def __init__(self, ...):` as black lays it out (indent 4): one line if it fits, else
-    the parameters on one line of their own, else one a line."""
-    line = f"def __init__({', '.join(params)}):"
-    if 4 + len(line) <= LINE_LENGTH:
-        return [line]
-    if 8 + len(", ".join(params)) <= LINE_LENGTH:
-        return ["def __init__(", "    " + ", ".join(params), "):"]
-    return ["def __init__(", *(f"    {p}," for p in params), "):"]
-
-
-def _forward(inst: Instance, leaders: dict[int, int] | None = None,
-             variant: Variant | None = None) -> tuple[list[str], str, str]:
+def _forward(variant: Variant, leaders: dict[int, int]) -> tuple[list[str], str, str]:
     """forward()'s lines, argument list and returned variable.  A value keeps its
     variable while it flows down a chain; branches get fresh names (out, out2, ...).
     An optional submodule runs where the call has it: `if self.downsample is not None`."""
+    inst = variant.template
     var = {node: ("x" if k == 0 else f"x{k + 1}") for k, node in enumerate(inst.inputs)}
     last_use = {}
     for k, item in enumerate(inst.items):
@@ -259,7 +243,7 @@ def _forward(inst: Instance, leaders: dict[int, int] | None = None,
             target = f"__head_{item.output}"  # a placeholder: _returns_all names and guards it
         call = item.call.replace("{self}", names.attribute_ref(item.attr)) if item.attr \
             else item.call
-        if k in (leaders or {}):
+        if k in leaders:
             lead = leaders[k]
             if lead == k:
                 passed = args[item.passes]  # what the result is where the call lacks it

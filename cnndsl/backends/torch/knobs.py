@@ -17,7 +17,7 @@ no spec in the zoo does.
 from __future__ import annotations
 
 from cnndsl.backends.torch import names
-from cnndsl.backends.torch.structure import Instance, build_tree
+from cnndsl.backends.torch.structure import Instance, build_tree, fingerprint
 from cnndsl.errors import SpecError
 
 
@@ -52,7 +52,7 @@ def _sites(root: Instance, changed: Instance, value: int, probe: int) -> list | 
     for i, (a, b) in enumerate(zip(root.items, changed.items)):
         if (a.attr, a.callee, a.call, len(a.args)) != (b.attr, b.callee, b.call, len(b.args)):
             return None
-        if a.child is not None and not _same_tree(a.child, b.child):
+        if a.child is not None and fingerprint(a.child) != fingerprint(b.child):
             return None
         for j, ((_, x), (_, y)) in enumerate(zip(a.args, b.args)):
             if x == y:
@@ -62,11 +62,3 @@ def _sites(root: Instance, changed: Instance, value: int, probe: int) -> list | 
             sites.append((i, j))
     return sites
 
-
-def _same_tree(a: Instance, b: Instance) -> bool:
-    if len(a.items) != len(b.items):
-        return False
-    return all((x.attr, x.callee, x.call, x.args) == (y.attr, y.callee, y.call, y.args)
-               and (x.child is None) == (y.child is None)
-               and (x.child is None or _same_tree(x.child, y.child))
-               for x, y in zip(a.items, b.items))

@@ -67,6 +67,16 @@ class Param:
         """Callers pass it by keyword (`stride=2`), and leave it out at its default."""
         return self.flag or self.has_default
 
+    @property
+    def default_source(self) -> str:
+        """A keyword parameter's default as source: the spec's, or False for a flag."""
+        return names.literal(self.default if self.has_default else False)
+
+    @property
+    def declaration(self) -> str:
+        """How the constructor's signature lists it: `c`, `stride=1`, `downsample=False`."""
+        return f"{self.name}={self.default_source}" if self.keyword else self.name
+
 
 @dataclass
 class Variant:
@@ -245,7 +255,7 @@ def _kind(inst: Instance) -> str:
     if any(c is None for c in children) or \
             len({c.variant.class_name for c in children}) != 1:
         return "class"
-    rest = {(c.frame.args, c.input_channels, _fingerprint(c)) for c in children[1:]}
+    rest = {(c.frame.args, c.input_channels, fingerprint(c)) for c in children[1:]}
     return "stage" if len(rest) <= 1 else "class"
 
 
@@ -263,19 +273,23 @@ def _numbered_chain(inst: Instance) -> bool:
     return True
 
 
-def _fingerprint(inst: Instance) -> tuple:
+def fingerprint(inst: Instance) -> tuple:
     """Everything a call builds, by value: two calls with one fingerprint, the same
     arguments and the same input are constructed alike."""
     return tuple((it.attr, it.callee, it.init, tuple(map(repr, it.args)), it.call,
-                  _fingerprint(it.child) if it.child else None) for it in inst.items)
+                  fingerprint(it.child) if it.child else None) for it in inst.items)
+
+
+def _shape(it: Item) -> tuple:
+    """An item as a class sees it: submodule, op, parameter template, keywords, forward
+    template and child class (the values aside)."""
+    return (it.attr, it.callee, it.init, tuple(kw for kw, _ in it.args), it.call,
+            it.child.variant.class_name if it.child else None)
 
 
 def _signature(inst: Instance) -> tuple:
-    """What makes two calls one class: each item's submodule, op, keywords, forward
-    template, wiring and child class."""
-    return tuple((it.attr, it.callee, it.init, tuple(kw for kw, _ in it.args), it.call,
-                  _local_refs(inst, it), it.child.variant.class_name if it.child else None)
-                 for it in inst.items)
+    """What makes two calls one class: each item's shape and wiring."""
+    return tuple((_shape(it), _local_refs(inst, it)) for it in inst.items)
 
 
 def _output_index(inst: Instance) -> int | None:
@@ -350,11 +364,7 @@ def _aligned(small: Instance, large: Instance, passes: dict[int, int]) -> list[i
     position = {large.items[k].output: j for j, k in enumerate(kept)}
     for j, k in enumerate(kept):
         a, b = large.items[k], small.items[j]
-        if (a.attr, a.callee, a.init, tuple(kw for kw, _ in a.args), a.call) != \
-                (b.attr, b.callee, b.init, tuple(kw for kw, _ in b.args), b.call):
-            return None
-        if (a.child.variant.class_name if a.child else None) != \
-                (b.child.variant.class_name if b.child else None):
+        if _shape(a) != _shape(b):
             return None
         refs_a = [("item", position[n]) if n in position else
                   ("in", large.inputs.index(n)) if n in large.inputs else None

@@ -131,8 +131,7 @@ def align(ours: dict, theirs: dict) -> WeightReport:
     if not report.ok:
         moved = _align_modules(ours, theirs)
         report = moved if moved is not None else report
-    report.reshaped = [(o, tuple(ours[o].shape), t, tuple(theirs[t].shape))
-                       for o, t in report.loaded if tuple(ours[o].shape) != tuple(theirs[t].shape)]
+    report.reshaped = _reshaped(report.loaded, ours, theirs)
     return report
 
 
@@ -200,6 +199,12 @@ def _align(ours: dict, our_keys: list[str], theirs: dict,
     return report
 
 
+def _reshaped(loaded: list[tuple[str, str]], ours: dict, theirs: dict) -> list[tuple]:
+    """The loaded pairs whose shapes differ (only by trailing 1s: _signature matched them)."""
+    return [(o, tuple(ours[o].shape), t, tuple(theirs[t].shape))
+            for o, t in loaded if tuple(ours[o].shape) != tuple(theirs[t].shape)]
+
+
 def by_name(ours: dict, theirs: dict) -> WeightReport:
     """Pair the entries of two state_dicts by key, shapes checked (up to trailing 1s:
     an nn.Linear's weight for a 1x1 convolution's).  When names do not fit, the
@@ -213,8 +218,7 @@ def by_name(ours: dict, theirs: dict) -> WeightReport:
         else:
             report.loaded.append((key, key))
     report.unexpected = [k for k in theirs if k not in ours]
-    report.reshaped = [(o, tuple(ours[o].shape), t, tuple(theirs[t].shape))
-                       for o, t in report.loaded if tuple(ours[o].shape) != tuple(theirs[t].shape)]
+    report.reshaped = _reshaped(report.loaded, ours, theirs)
     if not report.ok and (report.missing or report.unexpected):
         ordered = align(ours, theirs)
         if ordered.ok:
