@@ -202,7 +202,7 @@ def test_torchvision_shaped_golden(name, update_golden, tmp_path):
     assert len(classes) == len(used) + 1
     network = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == classes[-1])
     init = next(f for f in network.body if isinstance(f, ast.FunctionDef))
-    assert [ast.unparse(a) for a in init.args.args] == ["self", "classes"]
+    assert [ast.unparse(a) for a in init.args.args] == ["self", "num_classes"]
     assert [ast.unparse(d) for d in init.args.defaults] == ["1000"]
     imports = [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     assert imports == ["import torch", "from torch import nn"]
@@ -212,7 +212,7 @@ def test_torchvision_shaped_golden(name, update_golden, tmp_path):
     path.write_text(source)
     script = (f"import runpy, sys, torch\nsys.modules['cnndsl'] = None\n"
               f"ns = runpy.run_path({str(path)!r})\n"
-              f"m = ns[{classes[-1]!r}](classes=10).eval()\n"
+              f"m = ns[{classes[-1]!r}](num_classes=10).eval()\n"
               f"print(tuple(m(torch.randn(1, 3, 64, 64)).shape))\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           cwd=tmp_path, timeout=300)
@@ -237,13 +237,13 @@ def test_stage_classes_are_sequential_loops_with_the_block_count():
 def test_cifar_resnet20_is_one_block_class_with_its_option_a_shortcut_optional():
     """The issue's first example: resnet20 for CIFAR was BasicStage2/3/4-style classes,
     one per shortcut width; now cifar_basic is one class whose shortcut (a 1x1 max pool
-    and ChannelPad) is None where stride is 1, and the network takes `classes`."""
+    and ChannelPad) is None where stride is 1, and the network takes `num_classes`."""
     net = cnndsl.load(SPECS / "resnet_cifar.cnn")
     source = generate_source(net)
     classes = [n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef)]
     assert classes == ["ChannelPad", "CifarBasic", "ResnetCifar"]
     assert "self.pad_channels1 = ChannelPad(in_channels // 2, in_channels // 2)" in source
-    assert "def __init__(self, classes=10):" in source
+    assert "def __init__(self, num_classes=10):" in source
     module = net.to_torch()
     assert sum(p.numel() for p in module.parameters()) == 269_722  # He et al.: 0.27M
     assert module.cifar_basic1.pad_channels1 is None

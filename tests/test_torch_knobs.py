@@ -1,5 +1,5 @@
 """Network parameters as constructor arguments of the generated class (knobs.py):
-`Resnet18(classes=10)` is the network built with `classes = 10`, and a parameter
+`Resnet18(num_classes=10)` is the network built with `classes = 10`, and a parameter
 that reaches more than network-level arguments stays a literal."""
 
 import pytest
@@ -24,8 +24,8 @@ def test_classes_is_a_constructor_argument(spec, cls):
     net = cnndsl.load(SPECS / f"{spec}.cnn", input="3x64x64" if spec != "lenet5" else None)
     default = dict(net.graph.params)["classes"]
     source = generate_source(net)
-    assert f"def __init__(self, classes={default}):" in source
-    built = namespace(net)[cls](classes=7)
+    assert f"def __init__(self, num_classes={default}):" in source  # torchvision's name
+    built = namespace(net)[cls](num_classes=7)
     rebuilt = cnndsl.load(SPECS / f"{spec}.cnn", input="3x64x64" if spec != "lenet5" else None,
                           params={"classes": 7}).to_torch()
     assert {k: v.shape for k, v in built.state_dict().items()} == \
@@ -58,3 +58,14 @@ network n(width = 8) {
     assert "def __init__(self, width=8):" in source
     assert source.count("nn.Conv2d(width, width") == 1 and "nn.Conv2d(3, width" in source
     assert namespace(net)["N"](width=5)(torch.randn(1, 3, 8, 8)).shape == (1, 2)
+
+
+def test_classes_keeps_its_name_where_the_spec_already_has_a_num_classes():
+    net = cnndsl.loads("""
+network n(classes = 3, num_classes = 4) {
+  input 3x8x8
+  conv(num_classes, 3, pad=1); avgpool(global); flatten; fc(classes)
+}""")
+    source = generate_source(net)
+    assert "def __init__(self, classes=3, num_classes=4):" in source
+    assert namespace(net)["N"](classes=5, num_classes=2)(torch.randn(1, 3, 8, 8)).shape == (1, 5)

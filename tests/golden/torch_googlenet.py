@@ -58,7 +58,7 @@ class InceptionTv(nn.Module):
 class Googlenet(nn.Module):
     """The network ``googlenet``: input 3x224x224, output 1000."""
 
-    def __init__(self, classes=1000):
+    def __init__(self, num_classes=1000):
         super().__init__()
         self.conv1 = ConvBn(3, c=64, k=7, stride=2, pad=3)
         self.maxpool1 = nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)
@@ -78,7 +78,7 @@ class Googlenet(nn.Module):
         self.inception5b = InceptionTv(832, c1=384, c3r=192, c3=384, c5r=48, c5=128, pp=128)
         self.adaptive_avgpool1 = nn.AdaptiveAvgPool2d(1)
         self.dropout1 = nn.Dropout(p=0.2)
-        self.fc = nn.Linear(1024, classes)
+        self.fc = nn.Linear(1024, num_classes)
 
     def forward(self, x):
         x = self.conv1(x)

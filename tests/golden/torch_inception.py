@@ -41,7 +41,7 @@ class Inception(nn.Module):
 class TorchInception(nn.Module):
     """The network ``torch_inception``: input 3x16x16, output 10."""
 
-    def __init__(self, classes=10):
+    def __init__(self, num_classes=10):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 16, kernel_size=3, stride=1, padding=1)
         self.relu1 = nn.ReLU(inplace=True)
@@ -51,7 +51,7 @@ class TorchInception(nn.Module):
         self.inception2 = Inception(20, c1=16, c3r=8)
         self.avgpool1 = nn.AdaptiveAvgPool2d(1)
         self.dropout1 = nn.Dropout(p=0.4)
-        self.fc1 = nn.Linear(40, classes)
+        self.fc1 = nn.Linear(40, num_classes)
 
     def forward(self, x):
         x = self.conv1(x)

@@ -46,7 +46,7 @@ class Res(nn.Module):
 class TorchResidual(nn.Module):
     """The network ``torch_residual``: input 3x16x16, output 10."""
 
-    def __init__(self, classes=10):
+    def __init__(self, num_classes=10):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 8, kernel_size=3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(8)
@@ -56,7 +56,7 @@ class TorchResidual(nn.Module):
         self.res3 = Res(16, c=16)
         self.conv2 = nn.Conv2d(8, 16, kernel_size=1, stride=2, padding=0, bias=False)
         self.avgpool1 = nn.AdaptiveAvgPool2d(1)
-        self.fc1 = nn.Linear(16, classes)
+        self.fc1 = nn.Linear(16, num_classes)
 
     def forward(self, x):
         x = self.conv1(x)

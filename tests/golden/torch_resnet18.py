@@ -54,7 +54,7 @@ class BasicStage(nn.Sequential):
 class Resnet18(nn.Module):
     """The network ``resnet18``: input 3x224x224, output 1000."""
 
-    def __init__(self, classes=1000):
+    def __init__(self, num_classes=1000):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -65,7 +65,7 @@ class Resnet18(nn.Module):
         self.layer3 = BasicStage(128, c=256, stride=2)
         self.layer4 = BasicStage(256, c=512, stride=2)
         self.avgpool1 = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(512, classes)
+        self.fc = nn.Linear(512, num_classes)
 
     def forward(self, x):
         x = self.conv1(x)

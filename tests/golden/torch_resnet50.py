@@ -64,7 +64,7 @@ class BottleneckStage(nn.Sequential):
 class Resnet50(nn.Module):
     """The network ``resnet50``: input 3x224x224, output 1000."""
 
-    def __init__(self, classes=1000):
+    def __init__(self, num_classes=1000):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -75,7 +75,7 @@ class Resnet50(nn.Module):
         self.layer3 = BottleneckStage(512, n=6, c=256, stride=2)
         self.layer4 = BottleneckStage(1024, n=3, c=512, stride=2)
         self.avgpool1 = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(2048, classes)
+        self.fc = nn.Linear(2048, num_classes)
 
     def forward(self, x):
         x = self.conv1(x)

@@ -1,6 +1,8 @@
 """Network parameters as constructor arguments of the generated network class:
-`network resnet18(classes = 1000)` -> `def __init__(self, classes=1000)`, so the
-class is built as torchvision's is (`Resnet18(classes=10)`).
+`network resnet18(classes = 1000)` -> `def __init__(self, num_classes=1000)`, so
+the class is built as torchvision's is (`Resnet18(num_classes=10)`).  The spec's
+`classes` (the name `cnndsl train --set classes=` and the language use) takes
+torchvision's name `num_classes` in Python; other parameters keep theirs.
 
 Which constructor arguments a parameter reaches is measured, not guessed: the
 network is elaborated again with the parameter changed (a probe), and the
@@ -20,6 +22,9 @@ from cnndsl.backends.torch import names
 from cnndsl.backends.torch.structure import Instance, build_tree, fingerprint
 from cnndsl.errors import SpecError
 
+# Spec parameter -> the constructor argument torchvision's models call it.
+TORCHVISION_ARGUMENTS = {"classes": "num_classes"}
+
 
 def network_knobs(network, root: Instance) -> dict[tuple[int, int], str]:
     """{(item index, argument index) in the network class: parameter name}, and the
@@ -37,7 +42,7 @@ def network_knobs(network, root: Instance) -> dict[tuple[int, int], str]:
             continue
         sites = _sites(root, changed, value, probe)
         if sites:
-            name = names.parameter_name(param, network.graph.output_node.span)
+            name = _argument_name(param, network)
             found.update(dict.fromkeys(sites, name))
             root.knobs.append((name, value))
     return found
@@ -62,3 +67,12 @@ def _sites(root: Instance, changed: Instance, value: int, probe: int) -> list | 
             sites.append((i, j))
     return sites
 
+
+
+def _argument_name(param: str, network) -> str:
+    """torchvision's name for `param` where it has one the spec does not already use."""
+    spec_names = {p for p, _ in network.graph.params}
+    name = TORCHVISION_ARGUMENTS.get(param, param)
+    if name in spec_names and name != param:
+        name = param
+    return names.parameter_name(name, network.graph.output_node.span)
