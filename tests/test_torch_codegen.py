@@ -13,9 +13,9 @@ torch = pytest.importorskip("torch")
 import cnndsl  # noqa: E402
 from cnndsl.backends.torch import emitters, generate_source  # noqa: E402
 from cnndsl.errors import Span  # noqa: E402
-from cnndsl.ir.graph import Graph, Node, freeze_attrs  # noqa: E402
+from cnndsl.ir.graph import HEAD_BLOCK, Graph, Node, freeze_attrs  # noqa: E402
 
-from conftest import ROOT, SPECS  # noqa: E402
+from conftest import ROOT, SPECS, ZOO  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden"
 TEST_SPECS = ROOT / "tests" / "specs"
@@ -256,10 +256,10 @@ def test_an_optional_residual_add_is_a_switch_on_one_class():
     add are one class, as torchvision's use_res_connect, and the module stays exact."""
     net = cnndsl.load(SPECS / "mobilenet_v2.cnn", input="3x32x32")
     source = generate_source(net)
-    block = source.split("class Inverted2(nn.Module):")[1].split("\nclass ")[0]
-    assert "        self.residual = in_channels == c\n" in block
+    block = source.split("class Inverted(nn.Module):")[1].split("\nclass ")[0]
+    assert "            self.residual = in_channels == c\n" in block
     assert "        if self.residual:\n            out = out + x\n" in block
-    assert "class Inverted3" not in source
+    assert "class Inverted2" not in source
     module = net.to_torch()
     switches = [m.residual for m in module.modules() if hasattr(m, "residual")]
     assert switches.count(True) == 10 and switches.count(False) == 6  # torchvision's 10 adds
@@ -281,3 +281,19 @@ network n {
     module = net.to_torch()
     rates = [m.p for m in module.modules() if type(m).__name__ == "StochasticDepth"]
     assert rates == pytest.approx([0.125, 0.25, 0.375, 0.5])
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_one_class_per_block_definition_over_the_zoo(name):
+    """Every block the spec calls is one generated class, whatever its calls build
+    (MobileNetV3's bneck with and without expansion, SE, residual; ShuffleNet's unit
+    with stride 2 or 1); the modules' exactness is the twin and ONNX parity tests'."""
+    net = cnndsl.load(SPECS / f"{name}.cnn")
+    source = generate_source(net)
+    documented = [ast.get_docstring(n) or "" for n in ast.parse(source).body
+                  if isinstance(n, ast.ClassDef)]
+    blocks = [doc.split("``")[1] for doc in documented if doc.startswith("Block ``")]
+    used = {f.block for n in net.graph.nodes for f in n.scope
+            if not f.group and f.block != HEAD_BLOCK}
+    assert sorted(blocks) == sorted(used)
+    assert "Structure 2 of" not in source

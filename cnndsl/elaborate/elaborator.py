@@ -22,7 +22,8 @@ from cnndsl.elaborate.parameters import (Knob, bind_network_params, network_knob
                                          program_environment)
 from cnndsl.elaborate.program import Program
 from cnndsl.elaborate.size import check_size
-from cnndsl.elaborate.usage import binding_sites, unused_named_values, unused_parameters
+from cnndsl.elaborate.usage import (binding_sites, switch_parameters, unused_named_values,
+                                    unused_parameters)
 from cnndsl.elaborate.values import Table, items_of, unpack
 from cnndsl.errors import Diagnostic, Span, SpecError
 from cnndsl.ir.graph import (MAIN_OUTPUT, Graph, Head, Node, ScopeFrame, Shape,
@@ -108,6 +109,8 @@ class Elaborator:
                      heads=tuple(self.heads), output_name=self.main_output,
                      block_defaults={name: tuple((p.name, p.default.value) for p in block.params
                                                  if isinstance(p.default, ast.Literal))
+                                     for name, block in self.called.items()},
+                     block_switches={name: switch_parameters(block)
                                      for name, block in self.called.items()})
 
     def warnings(self) -> list[Diagnostic]:

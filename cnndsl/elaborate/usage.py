@@ -28,6 +28,29 @@ def referenced_names(node) -> set[str]:
     return {item.name for item in _walk(node) if isinstance(item, ast.NameRef)}
 
 
+def switch_parameters(definition: ast.BlockDef) -> tuple[str, ...]:
+    """The parameters a block's `if`s test, then those its `path if`s test (directly
+    or through its `let`s: `let residual = s == 1 ...`), each in declaration order:
+    why its calls may build different layers, the likeliest first (a `path if` is
+    often an optional shortcut, which needs no other structure)."""
+    lets = {name: referenced_names(item.value) for item in _walk(definition.body)
+            if isinstance(item, ast.Let) for name in item.names}
+    found = []
+    for kind in (ast.If, ast.Path):
+        tested = set()
+        for item in _walk(definition.body):
+            if isinstance(item, kind) and item.condition is not None:
+                tested |= referenced_names(item.condition)
+        seen, todo = set(), list(tested)
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(lets.get(name, ()))
+        found += [p.name for p in definition.params if p.name in seen and p.name not in found]
+    return tuple(found)
+
+
 def unused_parameters(definition: ast.BlockDef | ast.NetworkDef) -> list[Diagnostic]:
     """A warning for each parameter that neither the body nor a later default reads."""
     used = referenced_names(definition.body) | referenced_names(

@@ -84,6 +84,8 @@ class Graph:
     # {block: ((parameter, default), ...)} for the blocks called, where a default is a
     # literal (`stride = 1`): generated classes' constructors take the spec's defaults
     block_defaults: dict[str, tuple[tuple[str, object], ...]] = field(default_factory=dict)
+    # block -> the parameters its conditions test (usage.switch_parameters)
+    block_switches: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def outputs(self) -> list[tuple[str, int]]:

@@ -21,7 +21,7 @@ class Basic(nn.Module):
         self.bn2 = nn.BatchNorm2d(c)
         if stride != 1 or in_channels != c:
             self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, c, kernel_size=1, stride=2, padding=0, bias=False),
+                nn.Conv2d(in_channels, c, kernel_size=1, stride=stride, padding=0, bias=False),
                 nn.BatchNorm2d(c),
             )
         else:

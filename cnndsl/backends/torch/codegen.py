@@ -52,7 +52,7 @@ def generate(network, version: str) -> Source:
     module_names = frozenset({v.class_name for v in variants} | {"INPUT_SHAPE"}
                              | ({outputs["name"]} if outputs else set()))
     for variant in variants:
-        resolve_params(variant, module_names, graph.block_defaults)
+        resolve_params(variant, module_names, graph.block_defaults, graph.block_switches)
     for (i, j), name in knobs.items():
         root.variant.exprs[i][j] = name
     classes = [(_stage_context if v.kind == "stage" else _class_context)(v, variants, graph)
@@ -113,8 +113,91 @@ def _returns_all(graph, context: dict) -> dict:
 
 
 def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
+    first = variant.template
+    if len(variant.structures) == 1:
+        init = _init(variant, 8)
+        forward_lines, arguments, result = _forward(variant, variant.leaders(), 8)
+    else:
+        init, forward_lines, arguments, result = _structures(variant)
+    params = [*(p.declaration for p in variant.params),
+              *(f"{name}={names.literal(value)}" for name, value in first.knobs)]
+    signature = _call_lines("def ", "__init__", ["self", *params], indent=4)
+    signature[-1] += ":"  # wrapped as black wraps a long def (MBConv has a dozen arguments)
+    return {"name": variant.class_name, "doc": _docstring(variant, variants, graph),
+            "signature": signature, "init": init, "params": params,
+            "arguments": arguments, "forward": forward_lines, "result": result,
+            "all_result": None, "base": "nn.Module", "sequential": False}
+
+
+def _structures(variant: Variant) -> tuple[list[str], list[str], str, str]:
+    """A class with several structures: the constructor builds the one its arguments
+    pick (`if nl == "HS": ... elif nl == "RE": ...`), and forward runs that one's
+    layers; what every structure builds or runs alike is written once, before or
+    after the choice."""
+    store, tests = variant.choice_store
+    structures = variant.structures
+    inside = [_statements(_init(s, 12)) for s in structures]  # wrapped for the `if`
+    start, end = _common(inside)
+    outside = _statements(_init(structures[0], 8))  # the shared ones, wrapped at the top
+    init = _lines(outside[:start])
+    bodies = [_lines(b[start:len(b) - end]) for b in inside]
+    for k, body in enumerate(bodies):
+        if k == len(bodies) - 1 and not body:
+            break  # nothing of its own: no `else`
+        test = variant.choice[k] if k < len(variant.choice) else None
+        init += [f"if {test}:" if k == 0 else f"elif {test}:" if test else "else:",
+                 *("    " + line for line in body or ["pass"])]
+    init += _lines(outside[len(outside) - end:])
+    runs = [_forward(s, s.leaders(), 12) for s in structures]
+    inside = [_statements(lines) for lines, *_ in runs]
+    shared, _ = _common(inside, suffix=False)
+    last, arguments, result = _forward(structures[-1], structures[-1].leaders(), 8)
+    last = _statements(last)
+    groups: dict[tuple, list[str]] = {}  # what a structure runs of its own -> their tests
+    for body, (_, _, returned), test in zip(inside, runs, tests):
+        if (body[shared:], returned) != (inside[-1][shared:], result):  # else: the end's
+            groups.setdefault((tuple(body[shared:]), returned), []).append(test)
+    forward = _lines(last[:shared])
+    for (body, returned), picked in groups.items():
+        ends = len(last) == shared and returned == result  # nothing follows: no return
+        forward += [f"if {' or '.join(picked)}:", *("    " + line for line in _lines(body)),
+                    *([] if ends else [f"    return {returned}"])]
+    forward += _lines(last[shared:])
+    return [store] * bool(groups) + init, forward, arguments, result
+
+
+def _lines(statements: list[tuple[str, ...]]) -> list[str]:
+    return [line for statement in statements for line in statement]
+
+
+def _statements(lines: list[str]) -> list[tuple[str, ...]]:
+    """Lines grouped into whole statements (a wrapped call, an `if` with its `else`)."""
+    statements: list[list[str]] = []
+    for line in lines:
+        continued = line.startswith((" ", ")", "]", "else:", "elif "))
+        if continued and statements:
+            statements[-1].append(line)
+        else:
+            statements.append([line])
+    return [tuple(statement) for statement in statements]
+
+
+def _common(bodies: list[list[tuple]], suffix: bool = True) -> tuple[int, int]:
+    """How many statements every body begins with alike, and ends with alike."""
+    start = 0
+    while all(len(b) > start for b in bodies) and len({b[start] for b in bodies}) == 1:
+        start += 1
+    end = 0
+    while suffix and all(len(b) - start > end for b in bodies) and \
+            len({b[len(b) - 1 - end] for b in bodies}) == 1:
+        end += 1
+    return start, end
+
+
+def _init(variant: Variant, base: int) -> list[str]:
+    """One structure's constructor lines, at indentation `base` (for line wrapping)."""
     first, optional, leaders = variant.template, variant.optional, variant.leaders()
-    init, forward_lines, arguments, result = [], *_forward(variant, leaders)
+    init = []
     for k, (item, exprs) in enumerate(zip(first.items, variant.exprs)):
         if item.attr is None:
             if k in optional:  # an optional merge: whether this call has it, kept on self
@@ -122,7 +205,7 @@ def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
                 init.append(f"self.{variant.switch(k)} = {test}")
             continue
         assignment = names.attribute_assignment(item.attr)
-        indent = 8 + 4 * (k in optional)
+        indent = base + 4 * (k in optional)
         if item.init is not None:  # a parameter of this module (a layer scale)
             close = ")" if item.attr.isdigit() else ""
             assignment = names.parameter_assignment(item.attr)
@@ -145,14 +228,7 @@ def _class_context(variant: Variant, variants: list[Variant], graph) -> dict:
                 init.append(f"    {assignment}None")
             continue
         init += lines
-    params = [*(p.declaration for p in variant.params),
-              *(f"{name}={names.literal(value)}" for name, value in first.knobs)]
-    signature = _call_lines("def ", "__init__", ["self", *params], indent=4)
-    signature[-1] += ":"  # wrapped as black wraps a long def (MBConv has a dozen arguments)
-    return {"name": variant.class_name, "doc": _docstring(variant, variants, graph),
-            "signature": signature, "init": init, "params": params,
-            "arguments": arguments, "forward": forward_lines, "result": result,
-            "all_result": None, "base": "nn.Module", "sequential": False}
+    return init
 
 
 def _stage_context(variant: Variant, variants: list[Variant], graph) -> dict:
@@ -223,7 +299,8 @@ def _substitute(expr: str, given: dict[str, str]) -> str:
     return _TOKEN.sub(lambda m: given.get(m.group(0), m.group(0)), expr)
 
 
-def _forward(variant: Variant, leaders: dict[int, int]) -> tuple[list[str], str, str]:
+def _forward(variant: Variant, leaders: dict[int, int], base: int = 8
+             ) -> tuple[list[str], str, str]:
     """forward()'s lines, argument list and returned variable.  A value keeps its
     variable while it flows down a chain; branches get fresh names (out, out2, ...).
     An optional submodule runs where the call has it: `if self.downsample is not None`."""
@@ -252,9 +329,9 @@ def _forward(variant: Variant, leaders: dict[int, int]) -> tuple[list[str], str,
                 lines.append(f"if {names.attribute_ref(item.attr)} is not None:" if item.attr
                              else f"if self.{variant.switch(k)}:")
             lines += ["    " + line for line in _wrapped(f"{target} = {call.format(*args)}",
-                                                         indent=12)]
+                                                         indent=base + 4)]
         else:
-            lines += _wrapped(f"{target} = {call.format(*args)}", indent=8)
+            lines += _wrapped(f"{target} = {call.format(*args)}", indent=base)
         var[item.output] = target
     arguments = ", ".join(var[i] for i in inst.inputs)
     return lines, arguments, var[inst.output]
@@ -271,11 +348,12 @@ def _call_lines(prefix: str, callee: str, args: list[str], indent: int) -> list[
     return [f"{prefix}{callee}(", *(f"    {a}," for a in args), ")"]
 
 
-def _wrapped(line: str, indent: int) -> list[str]:
+def _wrapped(line: str, indent: int, tail: int = 0) -> list[str]:
     """`line` split as black splits a call that is too long: the contents of its
     last bracket pair on their own indented lines, one item a line if need be
-    (recursively, for a long list inside the call)."""
-    if indent + len(line) <= LINE_LENGTH:
+    (recursively, for a long list inside the call).  `tail`: characters that will
+    follow it on its last line (an item's comma)."""
+    if indent + len(line) + tail <= LINE_LENGTH:
         return [line]
     if not line.endswith((")", "]")) and " = " in line:  # a sum: split before each operator
         target, _, expr = line.partition(" = ")
@@ -290,7 +368,7 @@ def _wrapped(line: str, indent: int) -> list[str]:
         return [head, "    " + body, close]
     lines = [head]
     for item in _top_level_items(body):
-        parts = _wrapped(item, indent + 4)
+        parts = _wrapped(item, indent + 4, tail=1)
         parts[-1] += ","  # black's magic trailing comma, after the item, not inside it
         lines += ["    " + part for part in parts]
     return lines + [close]
@@ -340,13 +418,16 @@ def _doc_paragraphs(variant: Variant, variants: list[Variant], graph) -> list[st
         heads = ", ".join(f"``{i.frame.name}``" for i in variant.instances)
         return [f"Output head {heads}: a side branch of the network, run in training or "
                 f"with all_outputs=True."]
-    calls = len(variant.instances)
+    calls = len(variant.calls)
     if inst.frame.group:
         return [f"The layers labelled ``{variant.block[1]}`` ({calls} "
                 f"group{'s' * (calls != 1)}; the first is ``{inst.frame.name}``)."]
     args = ", ".join(f"{k}={v!r}" for k, v in inst.frame.args)
     lines = [f"Block ``{variant.block}`` ({calls} call{'s' * (calls != 1)}; the first is "
              f"``{variant.block}({args})``)."]
+    if len(variant.structures) > 1:
+        lines += [f"Its calls build {len(variant.structures)} different sets of layers; the "
+                  f"constructor builds the one its arguments pick, and forward runs it."]
     siblings = [v for v in variants if v.block == variant.block]
     if len(siblings) > 1:
         lines += [f"Structure {variant.index} of {len(siblings)}: calls of "

@@ -6,8 +6,8 @@ shortcut, `basic(128, stride=2)` a projection), so calls are grouped by
 structure: same submodules, same op templates, same wiring.  Within a variant,
 a value that differs between calls becomes a constructor parameter, named
 after the block argument it equals in every call (`c`, `stride`), or
-`in_channels` (the block input's channels), or `arg * k`; anything else gets a
-generic name.  Every call passes its own values, so the generated class is
+`in_channels` (the block input's channels), or `arg * k`, `arg // k`; anything
+else gets a generic name.  Every call passes its own values, so the generated class is
 exact for each call by construction.
 """
 
@@ -98,6 +98,28 @@ class Variant:
     # "inline": a labelled group of numbered layers, written nn.Sequential(...) where used
     kind: str = "class"
     count: str | None = None  # a stage's number of calls (`n`)
+    # A block whose calls build different layers is still one class, a structure per
+    # set of layers: the first structure lists them all (itself first), the others
+    # point at it.  `choice` holds the constructor's tests that pick structures 0 ..
+    # n-2 (the last is what remains); `choice_store` what forward keeps to repeat them.
+    alternatives: list["Variant"] = field(default_factory=list)
+    primary: "Variant | None" = None
+    choice: list[str] = field(default_factory=list)
+    choice_store: tuple[str, list[str]] | None = None  # (init line, forward's tests)
+
+    @property
+    def owner(self) -> "Variant":
+        """The variant that is the class: this one, or the first structure of its block."""
+        return self.primary or self
+
+    @property
+    def structures(self) -> list["Variant"]:
+        return self.owner.alternatives or [self.owner]
+
+    @property
+    def calls(self) -> list[Instance]:
+        """Every call of the class, structure by structure: the order of Param.values."""
+        return [inst for structure in self.structures for inst in structure.instances]
 
     @property
     def optional(self) -> set[int]:
@@ -202,13 +224,15 @@ def group_variants(root: Instance) -> list[Variant]:
     order: list[Variant] = []
     taken: set[str] = set()
     per_block: dict[str, int] = {}
+    classes: dict[str, Variant] = {}  # block -> its class, for the structures that follow
 
     def visit(inst: Instance) -> None:
         for item in inst.items:
             if item.child is not None:
                 visit(item.child)
         kind = _kind(inst)
-        key = (_definition(inst.frame), "stage", inst.items[0].child.variant.class_name) \
+        key = (_definition(inst.frame), "stage",
+               *dict.fromkeys(it.child.variant.class_name for it in inst.items)) \
             if kind == "stage" else \
             (_definition(inst.frame), len(inst.inputs), _signature(inst), _output_index(inst))
         variant = variants.get(key)
@@ -219,15 +243,26 @@ def group_variants(root: Instance) -> list[Variant]:
                 len(variant.template.items) != len(inst.items):  # the template grew since
             inst.items = _with_placeholders(inst.items, _embed(inst, variant.template),
                                             variant.template.items)
-        variant = variant or (_merge_into(order, inst) if kind == "class" else None)
+        every = [s for v in order for s in v.structures]
+        variant = variant or (_merge_into(every, inst) if kind == "class" else None)
         if variant is None:
             variant = Variant(key[0], key, template=inst, kind=kind or "class")
-            if inst.frame is not None:
-                per_block[inst.frame.block] = per_block.get(inst.frame.block, 0) + 1
-                variant.index = per_block[inst.frame.block]
-                block = "output_head" if inst.frame.block == HEAD_BLOCK else inst.frame.block
-                variant.class_name = names.class_name(block, taken, inst.frame.span)
-            order.append(variant)
+            first = classes.get(inst.frame.block) if _joins_structures(inst, kind) else None
+            if first is not None and len(first.template.inputs) == len(inst.inputs):
+                first.alternatives = first.alternatives or [first]
+                first.alternatives.append(variant)
+                variant.primary, variant.class_name = first, first.class_name
+                order.remove(first)
+                order.append(first)  # after the classes its new structure calls
+            else:
+                if inst.frame is not None:
+                    per_block[inst.frame.block] = per_block.get(inst.frame.block, 0) + 1
+                    variant.index = per_block[inst.frame.block]
+                    block = "output_head" if inst.frame.block == HEAD_BLOCK else inst.frame.block
+                    variant.class_name = names.class_name(block, taken, inst.frame.span)
+                    if _joins_structures(inst, kind):
+                        classes.setdefault(inst.frame.block, variant)
+                order.append(variant)
         variants[key] = variant
         variant.instances.append(inst)
         inst.variant = variant
@@ -241,10 +276,17 @@ def group_variants(root: Instance) -> list[Variant]:
     return order
 
 
+def _joins_structures(inst: Instance, kind: str) -> bool:
+    """Whether a call that builds other layers than the block's class so far becomes
+    another structure of that class (a block's calls), not a class of its own."""
+    return kind == "class" and inst.frame is not None and not inst.frame.group \
+        and inst.frame.block != HEAD_BLOCK
+
+
 def _kind(inst: Instance) -> str:
-    """"stage" for a block call made of numbered calls of one class, the first one
-    free and the others all alike (a ResNet stage: `repeat n { basic(...) }` under a
-    `sequential` label); "inline" for a labelled group of numbered layers in a chain
+    """"stage" for a block call made of numbered calls, the first one free (of its own
+    class, as ShuffleNet's strided unit may be) and the others all alike (a ResNet
+    stage: `repeat n { basic(...) }` under a `sequential` label); "inline" for a labelled group of numbered layers in a chain
     (`downsample: sequential path { conv(...); bn }`); "class" otherwise."""
     if inst.frame is None or not _numbered_chain(inst):
         return "class"
@@ -253,7 +295,7 @@ def _kind(inst: Instance) -> str:
         return "inline" if plain else "class"
     children = [it.child for it in inst.items]
     if any(c is None for c in children) or \
-            len({c.variant.class_name for c in children}) != 1:
+            len({c.variant.class_name for c in children[1:]}) > 1:
         return "class"
     rest = {(c.frame.args, c.input_channels, fingerprint(c)) for c in children[1:]}
     return "stage" if len(rest) <= 1 else "class"
@@ -395,39 +437,90 @@ def _definition(frame: ScopeFrame | None):
 
 
 def resolve_params(variant: Variant, avoid: frozenset[str] = frozenset(),
-                   defaults: dict | None = None) -> None:
+                   defaults: dict | None = None, switches: dict | None = None) -> None:
     """Decide, for each constructor argument of each item, a literal or a parameter.
     Parameter names never equal a name in `avoid` (the module's class names);
-    `defaults` are the blocks' literal parameter defaults (Graph.block_defaults)."""
+    `defaults` are the blocks' literal parameter defaults (Graph.block_defaults),
+    `switches` the parameters their conditions test (Graph.block_switches)."""
+    variant = variant.owner
     if variant.params is not None:
         return
-    for inst in variant.instances:  # children first: their parameters are our arguments
+    for inst in variant.calls:  # children first: their parameters are our arguments
         for item in inst.items:
             if item.child is not None:
                 child = item.child.variant
-                resolve_params(child, avoid, defaults)
-                k = child.instances.index(item.child)
+                resolve_params(child, avoid, defaults, switches)
+                k = child.calls.index(item.child)
                 item.args = [(p.name if p.keyword else None, p.values[k]) for p in child.params]
     if variant.kind == "stage":
         return _resolve_stage(variant, avoid, defaults)
-    template, params = variant.template, {}
+    params: dict = {}
+    for structure in variant.structures:
+        _resolve_items(structure, params, avoid)
+    if len(variant.structures) > 1:
+        _align_structures(variant, [p for p, _ in params.values()])
+    _order_params(variant, params, defaults, (switches or {}).get(variant.block, ()))
+
+
+def _align_structures(variant: Variant, params: list[Param]) -> None:
+    """Where one structure writes a literal that another writes as a parameter
+    expression for the same layer (`kernel_size=1` beside `kernel_size=k`), and the
+    expression gives that literal in each of its calls, write the expression: the
+    structures' common lines then read alike (and are written once)."""
+    calls = variant.calls
+    spaces = [{p.name: p.values[k] for p in params} for k in range(len(calls))]
+    written = {}  # an item's shape -> its expressions in the structures that have one
+    for structure in variant.structures:
+        for item, row in zip(structure.template.items, structure.exprs):
+            written.setdefault(_shape(item), []).append(row)
+    for structure in variant.structures:
+        at = [calls.index(inst) for inst in structure.instances]
+        for i, (item, row) in enumerate(zip(structure.template.items, structure.exprs)):
+            present = [k for k, inst in zip(at, structure.instances) if not inst.items[i].absent]
+            values = [inst.items[i].args for inst in structure.instances
+                      if not inst.items[i].absent]
+            for j, expr in enumerate(row):
+                if not present or expr != names.literal(values[0][j][1]):
+                    continue  # a parameter already
+                for other in written[_shape(item)]:
+                    if j < len(other) and other[j] != expr and _gives(
+                            other[j], [spaces[k] for k in present], [v[j][1] for v in values]):
+                        row[j] = other[j]
+                        break
+
+
+def _gives(expr: str, spaces: list[dict], values: list) -> bool:
+    """Whether `expr` evaluates to each value in the matching parameter namespace."""
+    try:
+        return all(_same(eval(expr, {"__builtins__": {}}, space), v)  # noqa: S307 (ours)
+                   for space, v in zip(spaces, values))
+    except Exception:  # noqa: BLE001 - a None or a name another structure lacks: no
+        return False
+
+
+def _resolve_items(variant: Variant, params: dict, avoid: frozenset[str]) -> None:
+    """One structure's arguments, item by item: a literal where the structure's calls
+    agree, else a parameter (shared by the class's structures, in `params`)."""
+    template = variant.template
     variant.exprs = []
     for i, item in enumerate(template.items):
         present = [inst for inst in variant.instances if not inst.items[i].absent]
         row = []
         for j, (kw, value) in enumerate(item.args):
             values = [inst.items[i].args[j][1] for inst in present]
-            if all(_same(v, value) for v in values) and not (
-                    len(present) < len(variant.instances) and
+            # an inline group's values are its caller's to write: a literal there, or
+            # the caller's parameter where its other structures take one (in_channels)
+            if variant.kind != "inline" and all(_same(v, value) for v in values) and not (
+                    len(present) < len(variant.calls) and
                     _matches_argument(variant, present, values)):
                 row.append(names.literal(value))
             else:
-                label = kw or (POSITIONAL.get(item.callee, ())[j:j + 1] or (f"arg{j}",))[0]
+                label = kw or item.child.variant.params[j].name if item.child else \
+                    kw or (POSITIONAL.get(item.callee, ())[j:j + 1] or (f"arg{j}",))[0]
                 stem = f"layer{item.attr}" if str(item.attr).isdigit() else item.attr  # 0_...
                 row.append(_parameter(variant, present, params, values, f"{stem}_{label}",
-                                      avoid))
+                                      avoid, exact=variant.kind == "inline"))
         variant.exprs.append(row)
-    _order_params(variant, params, defaults)
 
 
 def _matches_argument(variant: Variant, present: list[Instance], values: list) -> bool:
@@ -466,32 +559,130 @@ def _expr(variant: Variant, present: list[Instance], params: dict, values: list,
     return _parameter(variant, present, params, values, fallback, avoid)
 
 
-def _order_params(variant: Variant, params: dict, defaults: dict | None) -> None:
+def _order_params(variant: Variant, params: dict, defaults: dict | None,
+                  switches: tuple[str, ...] = ()) -> None:
     """The constructor's parameters: required ones, those with the spec's defaults, then
     the flags of optional submodules no condition tells apart."""
-    template = variant.template
     ordered = [p for p, _ in sorted(params.values(), key=lambda p: p[1])]
     spec_defaults = dict((defaults or {}).get(variant.block, ()))
+    if len(variant.structures) > 1:
+        _choose_structure(variant, ordered, switches)
     for p in ordered:
         if p.name in spec_defaults and isinstance(spec_defaults[p.name], (bool, int, float, str)):
             p.default, p.has_default = spec_defaults[p.name], True
-    flags = []
-    for i in sorted(variant.optional):
-        present = [not inst.items[i].absent for inst in variant.instances]
-        condition = _condition(ordered, variant.exprs[i] or  # a merge: the block's values
-                               [e for row in variant.exprs for e in row], present)
-        if condition is None:
-            flags.append(Param(variant.switch(i), present, flag=True))
-        else:
-            variant.conditions[i] = condition
+    calls, flags = variant.calls, {}
+    for structure in variant.structures:
+        at = [calls.index(inst) for inst in structure.instances]
+        for i in sorted(structure.optional):
+            present = [not inst.items[i].absent for inst in structure.instances]
+            condition = _condition(ordered, structure.exprs[i] or  # a merge: the block's values
+                                   [e for row in structure.exprs for e in row], present, at)
+            if condition is not None:
+                structure.conditions[i] = condition
+                continue
+            name = structure.switch(i)  # one flag for the structures that share the name
+            flag = flags.setdefault(name, Param(name, [False] * len(calls), flag=True))
+            for k, has in zip(at, present):
+                flag.values[k] = has
     variant.params = [p for p in ordered if not p.has_default] + \
-        [p for p in ordered if p.has_default] + flags
+        [p for p in ordered if p.has_default] + list(flags.values())
+    for structure in variant.structures:
+        structure.params = variant.params
 
 
-def _condition(params: list[Param], exprs: list[str], present: list[bool]) -> str | None:
+def _choose_structure(variant: Variant, params: list[Param], switches: tuple[str, ...]) -> None:
+    """The tests that pick each call's structure, first to last: on one block argument
+    where one fits (`stride != 1`, `nl == 'HS'`; it becomes a parameter), else in the
+    constructor's parameters (`in_channels != c`), else on a `structure` number the
+    caller passes.
+    Forward repeats them on what the constructor kept (`self.stride`)."""
+    calls, structures = variant.calls, variant.structures
+    which = [k for k, s in enumerate(structures) for _ in s.instances]
+    exprs = [e for s in structures for row in s.exprs for e in row]
+    for k in range(len(structures) - 1):
+        at = [j for j, w in enumerate(which) if w >= k]  # earlier ones are picked already
+        present = [which[j] == k for j in at]
+        test = _argument_test(calls, params, present, at, switches) or \
+            _condition(params, exprs, present, at)
+        if test is None:
+            number = Param("structure", which, default=0, has_default=True)
+            params.append(number)
+            variant.choice = [f"structure == {n}" for n in range(len(structures) - 1)]
+            break
+        variant.choice.append(test)
+    used = {name for test in variant.choice for name in _identifiers(test)}
+    attrs = {it.attr for s in structures for it in s.template.items}
+    spaces = [{p.name: p.values[j] for p in params} for j in range(len(calls))]
+    # forward tests each structure on its own, so each test must hold for its calls only
+    alone = all(_gives(f"not not ({test})", spaces, [w == k for w in which])
+                for k, test in enumerate(variant.choice))
+    if len(used) == 1 and not used & attrs and alone:
+        name = used.pop()
+        variant.choice_store = (f"self.{name} = {name}",
+                                [_on_self(test, name) for test in variant.choice])
+    else:
+        picked = " else ".join(f"{k} if {test}" for k, test in enumerate(variant.choice))
+        variant.choice_store = (f"self.structure = {picked} else {len(variant.choice)}",
+                                [f"self.structure == {k}" for k in range(len(variant.choice))])
+
+
+def _argument_test(calls: list[Instance], params: list[Param], present: list[bool],
+                   at: list[int], switches: tuple[str, ...]) -> str | None:
+    """A test on one block argument (`t != 1`, `se`, `nl == 'HS'`, `exp != in_channels`)
+    true for exactly the `present` calls among those `at`; the argument joins `params`
+    if it is not there.  A comparison with the input's channels comes before one with
+    a value, which could single the calls out by chance (`exp == 16`)."""
+    taken = {p.name: p for p in params}
+    channels = taken.get("in_channels")
+    # what the block's conditions test (t, nl, se) first, then what no layer reads: the
+    # reason the layers differ, not a value that happens to single the calls out (c)
+    args = sorted((arg for arg, _ in calls[0].frame.args),
+                  key=lambda a: (switches.index(a) if a in switches else len(switches),
+                                 names.parameter_name(a) in taken))
+    for arg in args:
+        values = [dict(c.frame.args).get(arg) for c in calls]
+        name = names.parameter_name(arg, calls[0].frame.span)
+        if name in taken and list(map(repr, taken[name].values)) != list(map(repr, values)):
+            continue  # the name means something else here
+        if not all(isinstance(v, (bool, int, str)) and type(v) is type(values[0])
+                   for v in values):
+            continue
+        if isinstance(values[0], bool):
+            tests = [name, f"not {name}"]
+        else:
+            tests = [f"{name} {op} in_channels" for op in ("!=", "==") if channels and
+                     isinstance(values[0], int) and name != "in_channels"]
+            tests += [f"{name} {op} {names.literal(v)}" for v in dict.fromkeys(values)
+                      for op in ("!=", "==")]
+        for test in tests:
+            if all(bool(eval(test, {"__builtins__": {}}, {  # noqa: S307 (our own text)
+                    name: values[j], "in_channels": channels and channels.values[j]})) == has
+                   for j, has in zip(at, present)):
+                if name not in taken:
+                    params.append(Param(name, values))
+                return test
+    return None
+
+
+_IDENTIFIER = re.compile(r"\"[^\"]*\"|'[^']*'|[A-Za-z_]\w*")
+_KEYWORDS = {"and", "or", "not", "True", "False", "None"}
+
+
+def _identifiers(test: str) -> set[str]:
+    return {m for m in _IDENTIFIER.findall(test) if m[0] not in "'\"" and m not in _KEYWORDS}
+
+
+def _on_self(test: str, name: str) -> str:
+    """`stride != 1` -> `self.stride != 1` (quoted text left alone)."""
+    return _IDENTIFIER.sub(lambda m: f"self.{name}" if m.group(0) == name else m.group(0), test)
+
+
+def _condition(params: list[Param], exprs: list[str], present: list[bool],
+               at: list[int] | None = None) -> str | None:
     """The test, in the constructor's parameters, that says which calls have an optional
     submodule: torchvision's `stride != 1 or in_channels != planes * 4` rule for a
-    shortcut projection, or half of it; None when none gives `present` for every call."""
+    shortcut projection, or half of it; None when none gives `present` for every call.
+    `at`: the calls' positions in the parameters' values (all of them by default)."""
     names_ = {p.name for p in params}
     outs = list(dict.fromkeys(e for e in exprs if e != "in_channels" and
                               e.split(" ")[0] in names_))
@@ -501,11 +692,12 @@ def _condition(params: list[Param], exprs: list[str], present: list[bool]) -> st
              *(f"in_channels == {e}" for e in outs), "stride == 1",
              *(f"{p.name} {op} {names.literal(v)}" for p in params for op in ("!=", "==")
                for v in dict.fromkeys(p.values) if isinstance(v, int) and not isinstance(v, bool))]
+    at = range(len(present)) if at is None else at
     for test in tests:
         used = set(re.findall(r"[A-Za-z_]\w*", test)) - {"or"}
         if not used <= names_:
             continue
-        calls = [{p.name: p.values[k] for p in params} for k in range(len(present))]
+        calls = [{p.name: p.values[k] for p in params} for k in at]
         try:
             if all(bool(eval(test, {"__builtins__": {}}, call)) == has  # noqa: S307 (ours)
                    for call, has in zip(calls, present)):
@@ -520,15 +712,16 @@ def _same(a, b) -> bool:
 
 
 def _parameter(variant: Variant, present: list[Instance], params: dict, values: list,
-               fallback: str, avoid: frozenset[str]) -> str:
+               fallback: str, avoid: frozenset[str], exact: bool = False) -> str:
     """Name the parameter that yields `values` (one per call in `present`, the calls
     that have the item); record it in `params`, keyed by name and values: two
     parameters that would share a name (a block argument `conv1_out_channels` beside
     the generic name of conv1's channels, `lambda` escaped beside `lambda_`) but
     carry different values stay two.  Its values are every call's: a block argument's
     or the input's channels, which calls without the item pass too (None for a
-    generic one)."""
-    instances = variant.instances
+    generic one).  `exact`: only a value's own name, no multiple of one (an inline
+    group's values, which its caller names, where a coincidence would mislead)."""
+    instances = variant.calls
     frames = [inst.frame for inst in present]
     candidates = []  # (priority, name, signature order, values per call, suffix)
     for rank, (arg, _) in enumerate(frames[0].args):
@@ -542,6 +735,10 @@ def _parameter(variant: Variant, present: list[Instance], params: dict, values: 
             k = values[0] // args[0]
             if k >= 2 and all(v == a * k for a, v in zip(args, values)):
                 candidates.append((2, name, (1, rank), every, f" * {k}"))
+            d = next((d for d in range(2, args[0] // values[0] + 1) if all(
+                v == a // d for a, v in zip(args, values))), None) if values[0] > 0 else None
+            if d is not None:  # half the channels, a kernel's padding (k // 2)
+                candidates.append((4, name, (1, rank), every, f" // {d}"))
     channels = [inst.input_channels for inst in present]
     every = [inst.input_channels for inst in instances]
     if all(_same(c, v) for c, v in zip(channels, values)):
@@ -551,17 +748,40 @@ def _parameter(variant: Variant, present: list[Instance], params: dict, values: 
         k = channels[0] // values[0]
         if k >= 2 and all(c == v * k for c, v in zip(channels, values)):
             candidates.append((3, "in_channels", (0, 0), every, f" // {k}"))
+        for rank, (arg, _) in enumerate(frames[0].args):  # an expansion: in_channels * t
+            args = [dict(f.args).get(arg) for f in frames]
+            if all(isinstance(a, int) and not isinstance(a, bool) for a in args) and \
+                    any(a > 1 for a in args) and all(v == c * a for c, a, v in
+                                                     zip(channels, args, values)):
+                factor = (arg, (1, rank), [dict(i.frame.args).get(arg) for i in instances])
+                candidates.append((5, "in_channels", (0, 0), every, factor))
+                break
+    if exact:
+        candidates = [c for c in candidates if c[4] == ""]
     if candidates:
         _, name, order, args, suffix = min(candidates, key=lambda c: c[0])
+        if isinstance(suffix, tuple):  # the factor is a parameter too
+            arg, arg_order, arg_values = suffix
+            suffix = " * " + _register(params, names.parameter_name(arg, frames[0].span),
+                                       arg_values, arg_order, avoid)
     else:
         by_call = dict(zip(map(id, present), values))
         name, order, suffix = fallback, (2, len(params)), ""
         args = [by_call.get(id(inst)) for inst in instances]
-    key = (name, tuple(map(repr, args)))
+        same = [p.name for p, (kind, _) in params.values() if kind == 2 and
+                list(map(repr, p.values)) == list(map(repr, args))]
+        if same:  # one value under two generic names (fc1's output is fc2's input): one
+            return same[0]
+    return _register(params, name, args, order, avoid) + suffix
+
+
+def _register(params: dict, name: str, values: list, order: tuple, avoid: frozenset[str]) -> str:
+    """The parameter `name` with `values` in `params` (added if new): its unique name."""
+    key = (name, tuple(map(repr, values)))
     if key not in params:
         taken = avoid | {p.name for p, _ in params.values()}
         unique, k = name, 2
         while unique in taken:
             unique, k = f"{name}{k}", k + 1
-        params[key] = (Param(unique, list(args)), order)
-    return params[key][0].name + suffix
+        params[key] = (Param(unique, list(values)), order)
+    return params[key][0].name
