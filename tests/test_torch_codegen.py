@@ -297,3 +297,33 @@ def test_one_class_per_block_definition_over_the_zoo(name):
             if not f.group and f.block != HEAD_BLOCK}
     assert sorted(blocks) == sorted(used)
     assert "Structure 2 of" not in source
+
+
+def test_a_layer_named_like_a_module_method_is_an_error_at_its_label():
+    """`train: conv(...)` would hide nn.Module.train (model.train() would call a conv)."""
+    net = cnndsl.loads("network n {\n  input 3x8x8\n  train: conv(4, 3)\n}")
+    with pytest.raises(cnndsl.SpecError, match="clashes with a name nn.Module uses") as caught:
+        generate_source(net)
+    assert caught.value.span.line == 3
+
+
+def test_structures_of_one_block_are_picked_by_the_arguments_its_conditions_read():
+    """tests/specs/onnx_structures.cnn: `unit`'s calls build three sets of layers; the
+    one class picks them by `mode` and `se` (what the spec's `if`s test), builds the
+    shared conv once, and forward keeps the two arguments to run the picked layers.
+    ONNX parity checks the module's outputs; here, the text and a fresh build."""
+    net = cnndsl.load(ROOT / "tests" / "specs" / "onnx_structures.cnn")
+    source = generate_source(net)
+    unit = source.split("class Unit(nn.Module):")[1].split("\nclass ")[0]
+    assert "def __init__(self, in_channels, c, mode=\"plain\", se=False):" in unit
+    assert unit.count("self.conv1 = nn.Conv2d(in_channels, c, kernel_size=3") == 1
+    assert 'if mode == "plain" and not se:' in unit and 'if self.mode == "plain" and not self.se:' in unit
+    assert 'if mode == "bn":\n                self.bn1 = nn.BatchNorm2d(c)' in unit
+    assert "if in_channels <= 8:" in source  # widen's `in.channels > 8`, as a threshold
+    scope = {}
+    exec(compile(source, "<generated>", "exec"), scope)
+    built = scope["Unit"](8, 8, mode="bn", se=True)
+    assert built.bn1 is not None and built.conv2 is not None and built.gated
+    plain = scope["Unit"](3, 8)
+    assert not hasattr(plain, "bn1") and isinstance(plain.relu1, torch.nn.ReLU)
+    assert built(torch.randn(1, 8, 4, 4)).shape == (1, 8, 4, 4)

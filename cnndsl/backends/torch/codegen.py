@@ -163,7 +163,7 @@ def _structures(variant: Variant) -> tuple[list[str], list[str], str, str]:
         forward += [f"if {' or '.join(picked)}:", *("    " + line for line in _lines(body)),
                     *([] if ends else [f"    return {returned}"])]
     forward += _lines(last[shared:])
-    return [store] * bool(groups) + init, forward, arguments, result
+    return store * bool(groups) + init, forward, arguments, result
 
 
 def _lines(statements: list[tuple[str, ...]]) -> list[str]:

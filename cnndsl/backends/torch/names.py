@@ -21,6 +21,21 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # Names the generated code itself uses; a spec name equal to one gets a trailing "_".
 RESERVED = frozenset({"self", "super", "torch", "nn", "x", "out", "in_channels", "forward",
                       "training", "float"})
+# nn.Module's own public attributes (torch 2.x): a submodule or a kept argument of one of
+# these names would hide it (`self.train = ...` breaks model.train())
+MODULE_ATTRIBUTES = frozenset({
+    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init",
+    "children", "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr",
+    "float", "forward", "get_buffer", "get_extra_state", "get_parameter", "get_submodule",
+    "half", "ipu", "load_state_dict", "modules", "mtia", "named_buffers", "named_children",
+    "named_modules", "named_parameters", "parameters", "register_backward_hook",
+    "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook",
+    "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
+    "register_module", "register_parameter", "register_state_dict_post_hook",
+    "register_state_dict_pre_hook", "requires_grad_", "set_extra_state", "set_submodule",
+    "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu",
+    "zero_grad"})
 
 
 def check_identifier(name: str, what: str, span: Span | None = None) -> str:
@@ -39,7 +54,7 @@ def attribute_name(name: str, span: Span | None = None) -> str:
     if isinstance(name, str) and name.isascii() and name.isdigit() and len(name) < 10:
         return name
     check_identifier(name, "layer name", span)
-    if name in RESERVED or name.startswith("_"):
+    if name in RESERVED or name in MODULE_ATTRIBUTES or name.startswith("_"):
         raise SpecError(f"layer name {name!r} clashes with a name nn.Module uses", span)
     return name
 

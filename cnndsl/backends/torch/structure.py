@@ -105,7 +105,7 @@ class Variant:
     alternatives: list["Variant"] = field(default_factory=list)
     primary: "Variant | None" = None
     choice: list[str] = field(default_factory=list)
-    choice_store: tuple[str, list[str]] | None = None  # (init line, forward's tests)
+    choice_store: tuple[list[str], list[str]] | None = None  # (init lines, forward's tests)
 
     @property
     def owner(self) -> "Variant":
@@ -132,7 +132,8 @@ class Variant:
         item = self.template.items[k]
         if item.attr is not None:
             return names.parameter_name(item.attr)
-        return "residual" if " + " in item.call else f"use_step{k}"
+        return "residual" if " + " in item.call else "gated" if " * " in item.call \
+            else f"use_step{k}"
 
     def leaders(self) -> dict[int, int]:
         """Each optional item -> the first of its run: consecutive optional items that
@@ -464,8 +465,9 @@ def resolve_params(variant: Variant, avoid: frozenset[str] = frozenset(),
 
 def _align_structures(variant: Variant, params: list[Param]) -> None:
     """Where one structure writes a literal that another writes as a parameter
-    expression for the same layer (`kernel_size=1` beside `kernel_size=k`), and the
-    expression gives that literal in each of its calls, write the expression: the
+    expression for the same layer (`kernel_size=1` beside `kernel_size=k`), or a
+    parameter other than an earlier structure's (`c` beside `in_channels`), and that
+    expression gives the same values in each of its calls, write the expression: the
     structures' common lines then read alike (and are written once)."""
     calls = variant.calls
     spaces = [{p.name: p.values[k] for p in params} for k in range(len(calls))]
@@ -479,10 +481,14 @@ def _align_structures(variant: Variant, params: list[Param]) -> None:
             present = [k for k, inst in zip(at, structure.instances) if not inst.items[i].absent]
             values = [inst.items[i].args for inst in structure.instances
                       if not inst.items[i].absent]
+            rows = written[_shape(item)]
             for j, expr in enumerate(row):
-                if not present or expr != names.literal(values[0][j][1]):
-                    continue  # a parameter already
-                for other in written[_shape(item)]:
+                if not present:
+                    continue
+                # a literal takes any structure's expression; a parameter an earlier
+                # one's (`in_channels` beside `c` where they are equal), so all agree
+                literal = expr == names.literal(values[0][j][1])
+                for other in rows if literal else rows[:rows.index(row)]:
                     if j < len(other) and other[j] != expr and _gives(
                             other[j], [spaces[k] for k in present], [v[j][1] for v in values]):
                         row[j] = other[j]
@@ -508,30 +514,36 @@ def _resolve_items(variant: Variant, params: dict, avoid: frozenset[str]) -> Non
         row = []
         for j, (kw, value) in enumerate(item.args):
             values = [inst.items[i].args[j][1] for inst in present]
+            label = kw or item.child.variant.params[j].name if item.child else \
+                kw or (POSITIONAL.get(item.callee, ())[j:j + 1] or (f"arg{j}",))[0]
             # an inline group's values are its caller's to write: a literal there, or
             # the caller's parameter where its other structures take one (in_channels)
             if variant.kind != "inline" and all(_same(v, value) for v in values) and not (
                     len(present) < len(variant.calls) and
-                    _matches_argument(variant, present, values)):
+                    _matches_argument(present, values, spatial=label.endswith(SPATIAL))):
                 row.append(names.literal(value))
             else:
-                label = kw or item.child.variant.params[j].name if item.child else \
-                    kw or (POSITIONAL.get(item.callee, ())[j:j + 1] or (f"arg{j}",))[0]
                 stem = f"layer{item.attr}" if str(item.attr).isdigit() else item.attr  # 0_...
                 row.append(_parameter(variant, present, params, values, f"{stem}_{label}",
                                       avoid, exact=variant.kind == "inline"))
         variant.exprs.append(row)
 
 
-def _matches_argument(variant: Variant, present: list[Instance], values: list) -> bool:
+# Layer arguments that are sizes in space, never the input's channel count, though a few
+# calls may make them equal by chance (a 3x3 kernel on 3 input channels)
+SPATIAL = ("kernel_size", "stride", "padding", "dilation", "output_padding")
+
+
+def _matches_argument(present: list[Instance], values: list, spatial: bool) -> bool:
     """Whether an optional item's value, one for the calls that have it, is a block
-    argument or the input's channels there: written so (`nn.Conv2d(in_channels, c, ...)`),
-    not as the literal those calls happen to share."""
+    argument (`stride=stride`) or, unless it is a size in space, the input's channels
+    there (`nn.Conv2d(in_channels, c, ...)`): written so, not as the literal those calls
+    happen to share."""
     if not isinstance(values[0], int) or isinstance(values[0], bool) or values[0] in (0, 1):
         return False
     args = [dict(inst.frame.args) for inst in present]
     return any(all(_same(a.get(name), v) for a, v in zip(args, values)) for name in args[0]) \
-        or all(_same(inst.input_channels, v) for inst, v in zip(present, values))
+        or not spatial and all(_same(inst.input_channels, v) for inst, v in zip(present, values))
 
 
 def _resolve_stage(variant: Variant, avoid: frozenset[str], defaults: dict | None) -> None:
@@ -567,16 +579,14 @@ def _order_params(variant: Variant, params: dict, defaults: dict | None,
     spec_defaults = dict((defaults or {}).get(variant.block, ()))
     if len(variant.structures) > 1:
         _choose_structure(variant, ordered, switches)
-    for p in ordered:
-        if p.name in spec_defaults and isinstance(spec_defaults[p.name], (bool, int, float, str)):
-            p.default, p.has_default = spec_defaults[p.name], True
     calls, flags = variant.calls, {}
     for structure in variant.structures:
         at = [calls.index(inst) for inst in structure.instances]
         for i in sorted(structure.optional):
             present = [not inst.items[i].absent for inst in structure.instances]
             condition = _condition(ordered, structure.exprs[i] or  # a merge: the block's values
-                                   [e for row in structure.exprs for e in row], present, at)
+                                   [e for row in structure.exprs for e in row], present, at) \
+                or _argument_test(calls, ordered, present, at, switches, only_switches=True)
             if condition is not None:
                 structure.conditions[i] = condition
                 continue
@@ -584,6 +594,9 @@ def _order_params(variant: Variant, params: dict, defaults: dict | None,
             flag = flags.setdefault(name, Param(name, [False] * len(calls), flag=True))
             for k, has in zip(at, present):
                 flag.values[k] = has
+    for p in ordered:
+        if p.name in spec_defaults and isinstance(spec_defaults[p.name], (bool, int, float, str)):
+            p.default, p.has_default = spec_defaults[p.name], True
     variant.params = [p for p in ordered if not p.has_default] + \
         [p for p in ordered if p.has_default] + list(flags.values())
     for structure in variant.structures:
@@ -616,29 +629,33 @@ def _choose_structure(variant: Variant, params: list[Param], switches: tuple[str
     # forward tests each structure on its own, so each test must hold for its calls only
     alone = all(_gives(f"not not ({test})", spaces, [w == k for w in which])
                 for k, test in enumerate(variant.choice))
-    if len(used) == 1 and not used & attrs and alone:
-        name = used.pop()
-        variant.choice_store = (f"self.{name} = {name}",
-                                [_on_self(test, name) for test in variant.choice])
+    kept = [p.name for p in params if p.name in used]  # in the signature's order
+    if len(kept) <= 2 and not used & (attrs | names.MODULE_ATTRIBUTES) and alone:
+        variant.choice_store = ([f"self.{name} = {name}" for name in kept],
+                                [_on_self(test, kept) for test in variant.choice])
     else:
         picked = " else ".join(f"{k} if {test}" for k, test in enumerate(variant.choice))
-        variant.choice_store = (f"self.structure = {picked} else {len(variant.choice)}",
+        variant.choice_store = ([f"self.structure = {picked} else {len(variant.choice)}"],
                                 [f"self.structure == {k}" for k in range(len(variant.choice))])
 
 
 def _argument_test(calls: list[Instance], params: list[Param], present: list[bool],
-                   at: list[int], switches: tuple[str, ...]) -> str | None:
-    """A test on one block argument (`t != 1`, `se`, `nl == 'HS'`, `exp != in_channels`)
-    true for exactly the `present` calls among those `at`; the argument joins `params`
-    if it is not there.  A comparison with the input's channels comes before one with
-    a value, which could single the calls out by chance (`exp == 16`)."""
+                   at: list[int], switches: tuple[str, ...], only_switches: bool = False
+                   ) -> str | None:
+    """A test on one block argument (`t != 1`, `se`, `nl == 'HS'`, `exp != in_channels`),
+    or on two the block's conditions test (`mode == 'plain' and not se`), true for
+    exactly the `present` calls among those `at`; the arguments join `params` if they
+    are not there.  A comparison with the input's channels comes before one with a
+    value, which could single the calls out by chance (`exp == 16`)."""
     taken = {p.name: p for p in params}
     channels = taken.get("in_channels")
     # what the block's conditions test (t, nl, se) first, then what no layer reads: the
     # reason the layers differ, not a value that happens to single the calls out (c)
-    args = sorted((arg for arg, _ in calls[0].frame.args),
+    args = sorted((arg for arg, _ in calls[0].frame.args
+                   if arg in switches or not only_switches),
                   key=lambda a: (switches.index(a) if a in switches else len(switches),
                                  names.parameter_name(a) in taken))
+    singles = []  # (argument name, its values, its tests)
     for arg in args:
         values = [dict(c.frame.args).get(arg) for c in calls]
         name = names.parameter_name(arg, calls[0].frame.span)
@@ -654,13 +671,20 @@ def _argument_test(calls: list[Instance], params: list[Param], present: list[boo
                      isinstance(values[0], int) and name != "in_channels"]
             tests += [f"{name} {op} {names.literal(v)}" for v in dict.fromkeys(values)
                       for op in ("!=", "==")]
-        for test in tests:
-            if all(bool(eval(test, {"__builtins__": {}}, {  # noqa: S307 (our own text)
-                    name: values[j], "in_channels": channels and channels.values[j]})) == has
-                   for j, has in zip(at, present)):
+        singles.append((arg, name, values, tests))
+    pairs = [((a, b), f"{x} and {y}") for i, a in enumerate(singles) for b in singles[i + 1:]
+             if a[0] in switches and b[0] in switches for x in a[3] for y in b[3]]
+    alone = [((one,), t) for one in singles for t in one[3]]
+    switched = [case for case in alone if case[0][0][0] in switches]
+    for used, test in switched + pairs + [case for case in alone if case not in switched]:
+        spaces = [{"in_channels": channels and channels.values[j],
+                   **{name: values[j] for _, name, values, _ in used}} for j in at]
+        if _gives(f"not not ({test})", spaces, present):
+            for _, name, values, _ in used:
                 if name not in taken:
                     params.append(Param(name, values))
-                return test
+                    taken[name] = params[-1]
+            return test
     return None
 
 
@@ -672,9 +696,10 @@ def _identifiers(test: str) -> set[str]:
     return {m for m in _IDENTIFIER.findall(test) if m[0] not in "'\"" and m not in _KEYWORDS}
 
 
-def _on_self(test: str, name: str) -> str:
+def _on_self(test: str, kept: list[str]) -> str:
     """`stride != 1` -> `self.stride != 1` (quoted text left alone)."""
-    return _IDENTIFIER.sub(lambda m: f"self.{name}" if m.group(0) == name else m.group(0), test)
+    return _IDENTIFIER.sub(lambda m: f"self.{m.group(0)}" if m.group(0) in kept
+                           else m.group(0), test)
 
 
 def _condition(params: list[Param], exprs: list[str], present: list[bool],
@@ -690,6 +715,8 @@ def _condition(params: list[Param], exprs: list[str], present: list[bool],
              *(f"in_channels != {e}" for e in outs), "stride != 1",
              *(f"stride == 1 and in_channels == {e}" for e in outs),  # a residual's rule
              *(f"in_channels == {e}" for e in outs), "stride == 1",
+             *(f"in_channels {op} {v}" for p in params if p.name == "in_channels"  # `> 8`
+               for v in sorted(set(p.values) - {None}) for op in ("<=", ">")),
              *(f"{p.name} {op} {names.literal(v)}" for p in params for op in ("!=", "==")
                for v in dict.fromkeys(p.values) if isinstance(v, int) and not isinstance(v, bool))]
     at = range(len(present)) if at is None else at
@@ -735,7 +762,7 @@ def _parameter(variant: Variant, present: list[Instance], params: dict, values: 
             k = values[0] // args[0]
             if k >= 2 and all(v == a * k for a, v in zip(args, values)):
                 candidates.append((2, name, (1, rank), every, f" * {k}"))
-            d = next((d for d in range(2, args[0] // values[0] + 1) if all(
+            d = next((d for d in (2, 4, 8, 16, 32, 64) if all(  # a power of two: c // 9 is chance
                 v == a // d for a, v in zip(args, values))), None) if values[0] > 0 else None
             if d is not None:  # half the channels, a kernel's padding (k // 2)
                 candidates.append((4, name, (1, rank), every, f" // {d}"))
