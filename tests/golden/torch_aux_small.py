@@ -23,13 +23,13 @@ class OutputHead(nn.Module):
     all_outputs=True.
     """
 
-    def __init__(self):
+    def __init__(self, num_classes):
         super().__init__()
         self.conv1 = nn.Conv2d(8, 8, kernel_size=1, stride=1, padding=0)
         self.relu1 = nn.ReLU(inplace=True)
         self.avgpool1 = nn.AdaptiveAvgPool2d(1)
         self.dropout1 = nn.Dropout(p=0.5)
-        self.fc1 = nn.Linear(8, 10)
+        self.fc1 = nn.Linear(8, num_classes)
 
     def forward(self, x):
         x = self.conv1(x)
@@ -49,7 +49,7 @@ class AuxSmall(nn.Module):
     not run.
     """
 
-    def __init__(self, all_outputs=False):
+    def __init__(self, num_classes=10, all_outputs=False):
         super().__init__()
         # True: return every output in eval mode too (training always does)
         self.all_outputs = all_outputs
@@ -57,13 +57,13 @@ class AuxSmall(nn.Module):
         self.bn1 = nn.BatchNorm2d(8)
         self.relu1 = nn.ReLU(inplace=True)
         self.maxpool1 = nn.MaxPool2d(kernel_size=2, stride=2)
-        self.aux1 = OutputHead()
+        self.aux1 = OutputHead(num_classes)
         self.conv2 = nn.Conv2d(8, 16, kernel_size=3, stride=1, padding=1)
         self.bn2 = nn.BatchNorm2d(16)
         self.relu2 = nn.ReLU(inplace=True)
         self.avgpool1 = nn.AdaptiveAvgPool2d(1)
         self.dropout1 = nn.Dropout(p=0.2)
-        self.fc1 = nn.Linear(16, 10)
+        self.fc1 = nn.Linear(16, num_classes)
 
     def forward(self, x):
         x = self.conv1(x)

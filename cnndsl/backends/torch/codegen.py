@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cnndsl.backends.torch import names
 from cnndsl.backends.torch.emitters import HELPER_CLASSES, OMITTED_DEFAULTS
-from cnndsl.backends.torch.knobs import network_knobs
+from cnndsl.backends.torch.knobs import apply_knobs, network_knobs
 from cnndsl.backends.torch.structure import (Variant, build_tree, group_variants,
                                              resolve_params)
 from cnndsl.escape import python_doc_lines
@@ -53,8 +53,7 @@ def generate(network, version: str) -> Source:
                              | ({outputs["name"]} if outputs else set()))
     for variant in variants:
         resolve_params(variant, module_names, graph.block_defaults, graph.block_switches)
-    for (i, j), name in knobs.items():
-        root.variant.exprs[i][j] = name
+    apply_knobs(root, knobs)
     classes = [(_stage_context if v.kind == "stage" else _class_context)(v, variants, graph)
                for v in variants if v.kind != "inline"]
     if outputs:

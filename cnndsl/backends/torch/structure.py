@@ -37,6 +37,7 @@ class Item:
     absent: bool = False  # a placeholder: this call lacks the class's optional submodule
     passes: int = 0  # an optional merge's input that stands for its result where it is absent
     init: str | None = None  # a parameter's constructor template (Emission.init)
+    knobs: dict[int, str] = field(default_factory=dict)  # argument -> network parameter (knobs.py)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Instance:
     variant: "Variant | None" = None
     nodes: set[int] = field(default_factory=set)
     input_channels: int | None = None  # channels (or features) of the first input
+    channels_knob: str | None = None  # the network parameter they follow (knobs.py)
     knobs: list[tuple[str, object]] = field(default_factory=list)  # the network's: knobs.py
 
 
@@ -61,6 +63,9 @@ class Param:
     flag: bool = False  # `downsample=False`: whether the optional submodule of that name exists
     default: object = None  # the spec's literal default (`stride = 1`), if has_default
     has_default: bool = False
+    # per call: the network parameter (knobs.py) its value is, which the class must take
+    # as an argument even where its calls agree (None: a value of that call alone)
+    knobs: tuple = ()
 
     @property
     def keyword(self) -> bool:
@@ -453,6 +458,8 @@ def resolve_params(variant: Variant, avoid: frozenset[str] = frozenset(),
                 resolve_params(child, avoid, defaults, switches)
                 k = child.calls.index(item.child)
                 item.args = [(p.name if p.keyword else None, p.values[k]) for p in child.params]
+                item.knobs = {n: p.knobs[k] for n, p in enumerate(child.params)
+                              if p.knobs and p.knobs[k]}
     if variant.kind == "stage":
         return _resolve_stage(variant, avoid, defaults)
     params: dict = {}
@@ -471,6 +478,7 @@ def _align_structures(variant: Variant, params: list[Param]) -> None:
     structures' common lines then read alike (and are written once)."""
     calls = variant.calls
     spaces = [{p.name: p.values[k] for p in params} for k in range(len(calls))]
+    knobs = {p.name for p in params if p.knobs}  # network parameters: exact where they are
     written = {}  # an item's shape -> its expressions in the structures that have one
     for structure in variant.structures:
         for item, row in zip(structure.template.items, structure.exprs):
@@ -489,6 +497,8 @@ def _align_structures(variant: Variant, params: list[Param]) -> None:
                 # one's (`in_channels` beside `c` where they are equal), so all agree
                 literal = expr == names.literal(values[0][j][1])
                 for other in rows if literal else rows[:rows.index(row)]:
+                    if expr in knobs or j < len(other) and other[j] in knobs:
+                        break
                     if j < len(other) and other[j] != expr and _gives(
                             other[j], [spaces[k] for k in present], [v[j][1] for v in values]):
                         row[j] = other[j]
@@ -514,19 +524,31 @@ def _resolve_items(variant: Variant, params: dict, avoid: frozenset[str]) -> Non
         row = []
         for j, (kw, value) in enumerate(item.args):
             values = [inst.items[i].args[j][1] for inst in present]
+            knobs = _knobs(variant, present, i, j)
             label = kw or item.child.variant.params[j].name if item.child else \
                 kw or (POSITIONAL.get(item.callee, ())[j:j + 1] or (f"arg{j}",))[0]
             # an inline group's values are its caller's to write: a literal there, or
             # the caller's parameter where its other structures take one (in_channels)
             if variant.kind != "inline" and all(_same(v, value) for v in values) and not (
                     len(present) < len(variant.calls) and
-                    _matches_argument(present, values, spatial=label.endswith(SPATIAL))):
+                    _matches_argument(present, values, spatial=label.endswith(SPATIAL))) \
+                    and not knobs:
                 row.append(names.literal(value))
             else:
                 stem = f"layer{item.attr}" if str(item.attr).isdigit() else item.attr  # 0_...
                 row.append(_parameter(variant, present, params, values, f"{stem}_{label}",
-                                      avoid, exact=variant.kind == "inline"))
+                                      avoid, exact=variant.kind == "inline", knobs=knobs))
         variant.exprs.append(row)
+
+
+def _knobs(variant: Variant, present: list[Instance], i: int, j: int) -> tuple:
+    """Per call of the class, the network parameter item i's argument j is there
+    (knobs.py), or () where it is none's: the network class writes its own."""
+    if variant.template.frame is None:
+        return ()
+    by_call = {id(inst): inst.items[i].knobs.get(j) for inst in present}
+    knobs = tuple(by_call.get(id(inst)) for inst in variant.calls)
+    return knobs if any(knobs) else ()
 
 
 # Layer arguments that are sizes in space, never the input's channel count, though a few
@@ -558,17 +580,20 @@ def _resolve_stage(variant: Variant, avoid: frozenset[str], defaults: dict | Non
         item = variant.template.items[min(position, len(variant.template.items) - 1)]
         variant.exprs.append([
             _expr(variant, present, params, [inst.items[position].args[j][1] for inst in present],
-                  f"{'first' if position == 0 else 'rest'}_{kw or j}", avoid)
+                  f"{'first' if position == 0 else 'rest'}_{kw or j}", avoid,
+                  _knobs(variant, present, position, j))
             for j, (kw, _) in enumerate(item.args)] if present else [])
     _order_params(variant, params, defaults)
 
 
 def _expr(variant: Variant, present: list[Instance], params: dict, values: list,
-          fallback: str, avoid: frozenset[str]) -> str:
-    """A literal where every call has one value, else a parameter (expression)."""
-    if all(_same(v, values[0]) for v in values):
+          fallback: str, avoid: frozenset[str], knobs: tuple = ()) -> str:
+    """A literal where every call has one value and it is no network parameter, else a
+    parameter (expression)."""
+    if all(_same(v, values[0]) for v in values) and not knobs:
         return names.literal(values[0])
-    return _parameter(variant, present, params, values, fallback, avoid)
+    return _parameter(variant, present, params, values, fallback, avoid,
+                      exact=bool(knobs), knobs=knobs)
 
 
 def _order_params(variant: Variant, params: dict, defaults: dict | None,
@@ -739,7 +764,8 @@ def _same(a, b) -> bool:
 
 
 def _parameter(variant: Variant, present: list[Instance], params: dict, values: list,
-               fallback: str, avoid: frozenset[str], exact: bool = False) -> str:
+               fallback: str, avoid: frozenset[str], exact: bool = False,
+               knobs: tuple = ()) -> str:
     """Name the parameter that yields `values` (one per call in `present`, the calls
     that have the item); record it in `params`, keyed by name and values: two
     parameters that would share a name (a block argument `conv1_out_channels` beside
@@ -747,7 +773,10 @@ def _parameter(variant: Variant, present: list[Instance], params: dict, values: 
     carry different values stay two.  Its values are every call's: a block argument's
     or the input's channels, which calls without the item pass too (None for a
     generic one).  `exact`: only a value's own name, no multiple of one (an inline
-    group's values, which its caller names, where a coincidence would mislead)."""
+    group's values, which its caller names, where a coincidence would mislead).
+    `knobs`: per call, the network parameter the value is (see _knobs); such a value
+    is named exactly, never after the input's channels, and is a parameter of its own
+    (another layer's equal value does not follow the network parameter)."""
     instances = variant.calls
     frames = [inst.frame for inst in present]
     candidates = []  # (priority, name, signature order, values per call, suffix)
@@ -785,30 +814,38 @@ def _parameter(variant: Variant, present: list[Instance], params: dict, values: 
                 break
     if exact:
         candidates = [c for c in candidates if c[4] == ""]
+    if knobs:  # the input's channels where they follow the network parameter too
+        follows = [inst.channels_knob for inst in present]
+        knob_of = dict(zip(map(id, variant.calls), knobs))
+        candidates = [c for c in candidates if c[1] != "in_channels" or
+                      all(knob_of[id(inst)] in (None, f) for inst, f in zip(present, follows))]
     if candidates:
         _, name, order, args, suffix = min(candidates, key=lambda c: c[0])
         if isinstance(suffix, tuple):  # the factor is a parameter too
             arg, arg_order, arg_values = suffix
             suffix = " * " + _register(params, names.parameter_name(arg, frames[0].span),
                                        arg_values, arg_order, avoid)
-    else:
+    else:  # a network parameter keeps its name down the classes (num_classes)
         by_call = dict(zip(map(id, present), values))
-        name, order, suffix = fallback, (2, len(params)), ""
+        name = next((k for k in knobs if k), fallback)
+        order, suffix = (2, len(params)), ""
         args = [by_call.get(id(inst)) for inst in instances]
         same = [p.name for p, (kind, _) in params.values() if kind == 2 and
-                list(map(repr, p.values)) == list(map(repr, args))]
+                list(map(repr, p.values)) == list(map(repr, args)) and p.knobs == knobs]
         if same:  # one value under two generic names (fc1's output is fc2's input): one
             return same[0]
-    return _register(params, name, args, order, avoid) + suffix
+    return _register(params, name, args, order, avoid, knobs) + suffix
 
 
-def _register(params: dict, name: str, values: list, order: tuple, avoid: frozenset[str]) -> str:
-    """The parameter `name` with `values` in `params` (added if new): its unique name."""
-    key = (name, tuple(map(repr, values)))
+def _register(params: dict, name: str, values: list, order: tuple, avoid: frozenset[str],
+              knobs: tuple = ()) -> str:
+    """The parameter `name` with `values` (and `knobs`) in `params`, added if new: its
+    unique name."""
+    key = (name, tuple(map(repr, values)), knobs)
     if key not in params:
         taken = avoid | {p.name for p, _ in params.values()}
         unique, k = name, 2
         while unique in taken:
             unique, k = f"{name}{k}", k + 1
-        params[key] = (Param(unique, list(values)), order)
+        params[key] = (Param(unique, list(values), knobs=knobs), order)
     return params[key][0].name
