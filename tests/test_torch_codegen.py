@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 
@@ -327,3 +328,17 @@ def test_structures_of_one_block_are_picked_by_the_arguments_its_conditions_read
     plain = scope["Unit"](3, 8)
     assert not hasattr(plain, "bn1") and isinstance(plain.relu1, torch.nn.ReLU)
     assert built(torch.randn(1, 8, 4, 4)).shape == (1, 8, 4, 4)
+
+
+def test_a_layer_only_some_structures_build_is_a_parameter_calls_without_it_leave_out():
+    """MobileNetV3's squeeze-and-excitation exists in the `Bneck` calls with se=True:
+    its channels are a parameter that defaults to None, passed by those calls only."""
+    source = generate_source(cnndsl.load(SPECS / "mobilenet_v3_large.cnn"))
+    bneck = source.split("class Bneck(nn.Module):")[1].split("\nclass ")[0]
+    squeeze = re.search(r"SeHard\(c=exp, \w+=(\w+)\)", bneck).group(1)
+    assert f"{squeeze}=None):" in bneck
+    calls = [{k.arg: ast.literal_eval(k.value) for k in node.keywords}
+             for node in ast.walk(ast.parse(source))
+             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Bneck"]
+    assert len(calls) == 15 and sum(call["se"] for call in calls) == 8
+    assert all((squeeze in call) == call["se"] for call in calls)

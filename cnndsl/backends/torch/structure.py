@@ -622,6 +622,8 @@ def _order_params(variant: Variant, params: dict, defaults: dict | None,
     for p in ordered:
         if p.name in spec_defaults and isinstance(spec_defaults[p.name], (bool, int, float, str)):
             p.default, p.has_default = spec_defaults[p.name], True
+        elif None in p.values:  # a layer's value only some structures build: callers
+            p.has_default = True  # without it leave it out (a squeeze's channels)
     variant.params = [p for p in ordered if not p.has_default] + \
         [p for p in ordered if p.has_default] + list(flags.values())
     for structure in variant.structures:
