@@ -1,5 +1,6 @@
-"""Generate PyTorch source for a network: the block structure (structure.py)
-rendered through the Jinja2 template templates/torch/module.py.j2."""
+"""Generate PyTorch source for a network: the block structure (structure.py), the
+classes' parameters (params.py) and the network's (knobs.py), rendered through the
+Jinja2 template templates/torch/module.py.j2."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from pathlib import Path
 from cnndsl.backends.torch import names
 from cnndsl.backends.torch.emitters import HELPER_CLASSES, OMITTED_DEFAULTS
 from cnndsl.backends.torch.knobs import apply_knobs, network_knobs
-from cnndsl.backends.torch.structure import (Variant, build_tree, group_variants,
-                                             resolve_params)
+from cnndsl.backends.torch.params import resolve_params
+from cnndsl.backends.torch.structure import Variant, build_tree, group_variants
 from cnndsl.escape import python_doc_lines
 from cnndsl.ir.graph import HEAD_BLOCK, format_shape
 
