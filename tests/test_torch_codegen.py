@@ -342,3 +342,11 @@ def test_a_layer_only_some_structures_build_is_a_parameter_calls_without_it_leav
              if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Bneck"]
     assert len(calls) == 15 and sum(call["se"] for call in calls) == 8
     assert all((squeeze in call) == call["se"] for call in calls)
+
+
+def test_module_attributes_are_every_public_name_of_nn_module():
+    """names.MODULE_ATTRIBUTES is written out (names.py needs no torch): it must stay
+    nn.Module's public names in the installed torch, or a label could hide a method."""
+    from cnndsl.backends.torch.names import MODULE_ATTRIBUTES
+    public = {n for n in dir(torch.nn.Module()) if not n.startswith("_")}
+    assert public <= MODULE_ATTRIBUTES

@@ -67,13 +67,13 @@ def _align_structures(variant: Variant, params: list[Param]) -> None:
                       if not inst.items[i].absent]
             rows = written[item_shape(item)]
             for j, expr in enumerate(row):
-                if not present:
+                if not present or expr in knobs:
                     continue
                 # a literal takes any structure's expression; a parameter an earlier
                 # one's (`in_channels` beside `c` where they are equal), so all agree
                 literal = expr == names.literal(values[0][j][1])
                 for other in rows if literal else rows[:rows.index(row)]:
-                    if expr in knobs or j < len(other) and other[j] in knobs:
+                    if j < len(other) and other[j] in knobs:
                         break
                     if j < len(other) and other[j] != expr and _gives(
                             other[j], [spaces[k] for k in present], [v[j][1] for v in values]):
@@ -258,7 +258,7 @@ def _argument_test(calls: list[Instance], params: list[Param], present: list[boo
                    if arg in switches or not only_switches),
                   key=lambda a: (switches.index(a) if a in switches else len(switches),
                                  names.parameter_name(a) in taken))
-    singles = []  # (argument name, its values, its tests)
+    singles = []  # (spec argument, its Python name, its values per call, its tests)
     for arg in args:
         values = [dict(c.frame.args).get(arg) for c in calls]
         name = names.parameter_name(arg, calls[0].frame.span)
@@ -277,9 +277,10 @@ def _argument_test(calls: list[Instance], params: list[Param], present: list[boo
         singles.append((arg, name, values, tests))
     pairs = [((a, b), f"{x} and {y}") for i, a in enumerate(singles) for b in singles[i + 1:]
              if a[0] in switches and b[0] in switches for x in a[3] for y in b[3]]
-    alone = [((one,), t) for one in singles for t in one[3]]
-    switched = [case for case in alone if case[0][0][0] in switches]
-    for used, test in switched + pairs + [case for case in alone if case not in switched]:
+    ones = [((one,), t) for one in singles for t in one[3]]
+    switched = [case for case in ones if case[0][0][0] in switches]
+    others = [case for case in ones if case[0][0][0] not in switches]
+    for used, test in switched + pairs + others:
         spaces = [{"in_channels": channels and channels.values[j],
                    **{name: values[j] for _, name, values, _ in used}} for j in at]
         if _gives(f"not not ({test})", spaces, present):
@@ -353,8 +354,9 @@ def _parameter(variant: Variant, present: list[Instance], params: dict, values: 
     generic one).  `exact`: only a value's own name, no multiple of one (an inline
     group's values, which its caller names, where a coincidence would mislead).
     `knobs`: per call, the network parameter the value is (see _knobs); such a value
-    is named exactly, never after the input's channels, and is a parameter of its own
-    (another layer's equal value does not follow the network parameter)."""
+    is named exactly, after the input's channels only where they follow the same
+    network parameter, and is a parameter of its own (another layer's equal value
+    does not follow the network parameter)."""
     instances = variant.calls
     frames = [inst.frame for inst in present]
     candidates = []  # (priority, name, signature order, values per call, suffix)
